@@ -1,0 +1,63 @@
+"""The blob store protocol: results and job cache bytes, by key.
+
+Keys are ``/``-separated relative paths (``jobs/<id>/cache/<key>``). Stores never
+see a key with ``..`` or an absolute path: ``check_key`` refuses them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Protocol
+
+__all__ = ["BlobNotFoundError", "BlobStore", "check_key"]
+
+
+class BlobNotFoundError(KeyError):
+    """No blob is stored under this key."""
+
+
+def check_key(key: str) -> str:
+    """Validate a blob key: relative, no empty, ``.`` or ``..`` segments, no NUL."""
+    if not isinstance(key, str) or not key:
+        raise ValueError("blob key must be a non-empty string")
+    if key.startswith("/") or "\x00" in key or "\\" in key:
+        raise ValueError(f"invalid blob key {key!r}")
+    if any(part in ("", ".", "..") for part in key.split("/")):
+        raise ValueError(f"invalid blob key {key!r}")
+    return key
+
+
+class BlobStore(Protocol):
+    """Bytes by key: local directory by default, S3 in production."""
+
+    url: str
+
+    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        """Store ``data`` under ``key``, replacing any previous value atomically."""
+        ...
+
+    def get(self, key: str) -> bytes:
+        """The bytes under ``key``; BlobNotFoundError if absent."""
+        ...
+
+    def get_range(self, key: str, start: int, end: int | None) -> bytes:
+        """Bytes ``start..end`` (inclusive end, None = to the end) of a blob."""
+        ...
+
+    def size(self, key: str) -> int:
+        """Size in bytes; BlobNotFoundError if absent."""
+        ...
+
+    def exists(self, key: str) -> bool: ...
+
+    def list(self, prefix: str) -> Iterator[str]:
+        """Keys starting with ``prefix`` (a ``/``-terminated folder prefix)."""
+        ...
+
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete every blob under ``prefix``; return how many."""
+        ...
+
+    def presigned_url(self, key: str, expires_in: int = 3600) -> str | None:
+        """A URL a client can fetch directly, or None if the store cannot make one."""
+        ...

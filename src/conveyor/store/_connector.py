@@ -1,0 +1,45 @@
+"""The narrow interface an engine gives the shared store logic: named queries in a transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+__all__ = ["Connector", "Row", "Transaction"]
+
+Row = Mapping[str, Any]
+
+
+class Transaction(Protocol):
+    """Runs named queries of the engine's dialect inside one open transaction."""
+
+    def one(self, query: str, **params: Any) -> Row | None:
+        """First row of the result, or None."""
+        ...
+
+    def all(self, query: str, **params: Any) -> list[Row]:
+        """All rows of the result."""
+        ...
+
+    def run(self, query: str, **params: Any) -> int:
+        """Execute; return the number of rows changed."""
+        ...
+
+
+class Connector(Protocol):
+    """A database engine: transactions, schema migrations, and its driver's error mapping."""
+
+    dialect: str
+    url: str
+
+    def transaction(self, *, write: bool = True) -> AbstractContextManager[Transaction]:
+        """Open a transaction; commit on exit, roll back on error."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def iter_chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,160 @@
+"""The Store protocol: every domain operation the rest of Conveyor needs from a database.
+
+One protocol, two engines (SQLite embedded, PostgreSQL for many machines), one
+contract test suite (``tests/contract``). Each method is one transaction, so a
+state change, its event and its webhook outbox row always commit together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+from uuid import UUID
+
+from conveyor.models import ErrorInfo, Event, Job, JobState, ProgressIndicator, TaskInfo
+from conveyor.store.records import (
+    ClaimedTask,
+    LeaseStatus,
+    NewJob,
+    NewResult,
+    NewTask,
+    ProgressValue,
+)
+
+__all__ = ["Store"]
+
+
+class Store(Protocol):
+    """Durable state of jobs, tasks, leases, progress, events and the webhook outbox."""
+
+    url: str
+
+    # -- jobs ---------------------------------------------------------------------------
+    def create_job(self, job: NewJob) -> Job:
+        """Insert a job and its root task (QUEUED). With an idempotency key already used by
+        the tenant, return that job when ``request_hash`` matches, else raise ConflictError."""
+        ...
+
+    def get_job(self, job_id: UUID, tenant: str | None = None) -> Job:
+        """The job with its progress and results; JobNotFoundError if absent (or other tenant)."""
+        ...
+
+    def query_jobs(
+        self,
+        *,
+        states: Sequence[JobState] | None = None,
+        name: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+        before: tuple[float, UUID] | None = None,
+        tenant: str | None = None,
+    ) -> list[Job]:
+        """Jobs newest first; ``before`` is a (submitted_at, id) cursor for the next page."""
+        ...
+
+    def job_progress(self, job_id: UUID) -> list[ProgressIndicator]:
+        """Sum over tasks of their last attempt's progress, labels in first-seen order."""
+        ...
+
+    def list_tasks(self, job_id: UUID) -> list[TaskInfo]:
+        """All tasks of a job in submission order."""
+        ...
+
+    def cancel_job(self, job_id: UUID, tenant: str | None = None) -> Job:
+        """Cancel a job: queued tasks never start, running ones see the flag."""
+        ...
+
+    def retry_job(self, job_id: UUID, tenant: str | None = None) -> Job:
+        """Queue a FAILED or CANCELED job's failed and cancelled tasks again."""
+        ...
+
+    def queue_position(self, job_id: UUID) -> int | None:
+        """How many runnable tasks are ahead of this job's first queued task (None if none)."""
+        ...
+
+    def has_pending_work(self, kinds: Sequence[str]) -> bool:
+        """Whether tasks of these kinds may still become runnable (queued, in backoff, or
+        waiting on a running task), so ``run_all`` should keep going."""
+        ...
+
+    def count_jobs_by_state(self) -> dict[JobState, int]:
+        """Job counts per state (metrics, dashboards)."""
+        ...
+
+    # -- runner side ----------------------------------------------------------------------
+    def claim(
+        self,
+        worker_id: str,
+        kinds: Sequence[str],
+        *,
+        limit: int = 1,
+        lease_seconds: float = 30.0,
+        max_lease_losses: int = 5,
+    ) -> list[ClaimedTask]:
+        """Atomically lease up to ``limit`` runnable tasks of the given kinds.
+
+        Reclaims tasks whose lease expired (without consuming a retry); a task that has
+        lost its lease more than ``max_lease_losses`` times is failed instead.
+        """
+        ...
+
+    def heartbeat(self, leases: Sequence[tuple[UUID, int]], lease_seconds: float) -> LeaseStatus:
+        """Extend the leases of (task id, attempt); report lost leases and cancelled jobs."""
+        ...
+
+    def flush_progress(
+        self, task_id: UUID, attempt: int, values: Sequence[ProgressValue], lease_seconds: float
+    ) -> LeaseStatus:
+        """Store an attempt's live progress (fenced) and extend its lease."""
+        ...
+
+    def complete_task(
+        self,
+        task_id: UUID,
+        attempt: int,
+        *,
+        progress: Sequence[ProgressValue] = (),
+        subtasks: Sequence[NewTask] = (),
+        results: Sequence[NewResult] = (),
+    ) -> None:
+        """Commit a successful attempt with its subtasks, final progress and results.
+
+        Raises LeaseLostError if this attempt no longer owns the task.
+        """
+        ...
+
+    def fail_task(
+        self, task_id: UUID, attempt: int, error: ErrorInfo, retry_at: float | None
+    ) -> bool:
+        """Record a failed attempt: requeue it at ``retry_at`` if retries are left.
+
+        Returns True if the task was requeued. Raises LeaseLostError if fenced.
+        """
+        ...
+
+    def ack_cancel(self, task_id: UUID, attempt: int) -> None:
+        """A running task stopped because its job was cancelled."""
+        ...
+
+    def release_task(self, task_id: UUID, attempt: int) -> None:
+        """Hand a claimed task back (runner shutting down); costs no retry."""
+        ...
+
+    # -- events -----------------------------------------------------------------------------
+    def events_after(self, job_id: UUID, after_id: int = 0, limit: int = 1000) -> list[Event]:
+        """A job's events with id > after_id, oldest first."""
+        ...
+
+    def events_since(self, after_id: int, limit: int = 1000) -> list[Event]:
+        """All jobs' events with id > after_id (for fan-out to subscribers)."""
+        ...
+
+    def last_event_id(self) -> int:
+        """The newest event id (0 when there is none)."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...

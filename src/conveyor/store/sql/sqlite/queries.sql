@@ -1,0 +1,201 @@
+-- Named queries of the SQLite engine. Parameters are :named; list parameters arrive as JSON
+-- arrays (read with json_each). The PostgreSQL dialect defines the same names.
+
+-- name: insert_job
+INSERT INTO jobs (id, tenant, name, state, submitted_at, pending_tasks, callback_url,
+                  webhook_events, idempotency_key, request_hash)
+VALUES (:id, :tenant, :name, 'QUEUED', :now, 1, :callback_url, :webhook_events,
+        :idempotency_key, :request_hash);
+
+-- name: find_idempotent_job
+SELECT id, request_hash FROM jobs WHERE tenant = :tenant AND idempotency_key = :key;
+
+-- name: insert_task
+INSERT INTO tasks (id, job_id, parent_id, identifier, version, kind, input, state, max_retries,
+                   optional, remaining_deps, created_at)
+VALUES (:id, :job_id, :parent_id, :identifier, :version, :kind, :input, :state, :max_retries,
+        :optional, :remaining_deps, :now)
+RETURNING seq;
+
+-- name: insert_task_dep
+INSERT INTO task_deps (task_seq, dep_seq) VALUES (:task_seq, :dep_seq);
+
+-- name: get_job
+SELECT * FROM jobs WHERE id = :id;
+
+-- name: query_jobs
+SELECT * FROM jobs
+WHERE (:states IS NULL OR state IN (SELECT value FROM json_each(:states)))
+  AND (:name IS NULL OR name = :name)
+  AND (:since IS NULL OR submitted_at >= :since)
+  AND (:until IS NULL OR submitted_at < :until)
+  AND (:tenant IS NULL OR tenant = :tenant)
+  AND (:before_ts IS NULL OR (submitted_at, id) < (:before_ts, :before_id))
+ORDER BY submitted_at DESC, id DESC
+LIMIT :limit;
+
+-- name: job_progress
+SELECT l.label AS label, COALESCE(SUM(p.total), 0) AS total, COALESCE(SUM(p.done), 0) AS done
+FROM job_labels l
+LEFT JOIN progress p ON p.job_id = l.job_id AND p.label = l.label
+WHERE l.job_id = :job_id
+GROUP BY l.label, l.pos
+ORDER BY l.pos;
+
+-- name: job_results
+SELECT * FROM results WHERE job_id = :job_id ORDER BY created_at, name;
+
+-- name: insert_result
+INSERT INTO results (job_id, name, content_type, size, blob_key, task_id, created_at)
+VALUES (:job_id, :name, :content_type, :size, :blob_key, :task_id, :now)
+ON CONFLICT (job_id, name) DO UPDATE SET
+    content_type = excluded.content_type, size = excluded.size,
+    blob_key = excluded.blob_key, task_id = excluded.task_id, created_at = excluded.created_at;
+
+-- name: list_tasks
+SELECT * FROM tasks WHERE job_id = :job_id ORDER BY seq;
+
+-- name: list_task_deps
+SELECT d.task_seq AS task_seq, t.id AS dep_id
+FROM task_deps d JOIN tasks t ON t.seq = d.dep_seq
+WHERE d.task_seq IN (SELECT seq FROM tasks WHERE job_id = :job_id);
+
+-- name: set_job_state
+UPDATE jobs SET state = :state, error = :error,
+    started_at = CASE WHEN :state = 'STARTED' THEN COALESCE(started_at, :now) ELSE started_at END,
+    finished_at = :finished_at
+WHERE id = :id;
+
+-- name: adjust_pending
+UPDATE jobs SET pending_tasks = pending_tasks + :delta WHERE id = :id
+RETURNING state, pending_tasks;
+
+-- name: recount_pending
+UPDATE jobs SET pending_tasks = (
+    SELECT COUNT(*) FROM tasks WHERE job_id = :id AND state IN ('QUEUED', 'RUNNING'))
+WHERE id = :id
+RETURNING pending_tasks;
+
+-- name: cancel_queued_tasks
+UPDATE tasks SET state = 'CANCELED', finished_at = :now
+WHERE job_id = :job_id AND state = 'QUEUED';
+
+-- name: requeue_job_tasks
+UPDATE tasks SET state = 'QUEUED', failures = 0, lease_losses = 0, error = NULL,
+    run_after = 0, finished_at = NULL, worker_id = NULL, lease_expires_at = NULL
+WHERE job_id = :job_id AND state IN ('FAILED', 'CANCELED');
+
+-- name: queue_position
+SELECT COUNT(*) AS ahead FROM tasks t JOIN jobs j ON j.id = t.job_id
+WHERE t.state = 'QUEUED' AND t.remaining_deps = 0 AND j.state IN ('QUEUED', 'STARTED')
+  AND t.seq < (SELECT MIN(seq) FROM tasks WHERE job_id = :job_id AND state = 'QUEUED');
+
+-- name: count_jobs_by_state
+SELECT state, COUNT(*) AS n FROM jobs GROUP BY state;
+
+-- name: claim_ready
+UPDATE tasks SET state = 'RUNNING', attempt = attempt + 1, worker_id = :worker_id,
+    lease_expires_at = :expires, started_at = :now
+WHERE seq IN (
+    SELECT t.seq FROM tasks t JOIN jobs j ON j.id = t.job_id
+    WHERE t.state = 'QUEUED' AND t.remaining_deps = 0 AND t.run_after <= :now
+      AND t.kind IN (SELECT value FROM json_each(:kinds))
+      AND j.state IN ('QUEUED', 'STARTED')
+    ORDER BY t.seq
+    LIMIT :limit)
+RETURNING seq, id, job_id, identifier, version, input, attempt, failures, max_retries, optional,
+          lease_expires_at;
+
+-- name: expired_leases
+SELECT seq, id, job_id, lease_losses FROM tasks
+WHERE state = 'RUNNING' AND lease_expires_at < :now
+  AND kind IN (SELECT value FROM json_each(:kinds))
+ORDER BY lease_expires_at
+LIMIT :limit;
+
+-- name: reclaim_task
+UPDATE tasks SET attempt = attempt + 1, lease_losses = lease_losses + 1, worker_id = :worker_id,
+    lease_expires_at = :expires, started_at = :now
+WHERE seq = :seq AND state = 'RUNNING' AND lease_expires_at < :now
+RETURNING seq, id, job_id, identifier, version, input, attempt, failures, max_retries, optional,
+          lease_expires_at;
+
+-- name: renew_lease
+UPDATE tasks SET lease_expires_at = :expires
+WHERE id = :id AND attempt = :attempt AND state = 'RUNNING'
+RETURNING seq, job_id;
+
+-- name: job_states_of_tasks
+SELECT t.id AS id, j.state AS state FROM tasks t JOIN jobs j ON j.id = t.job_id
+WHERE t.id IN (SELECT value FROM json_each(:ids));
+
+-- name: running_attempt
+SELECT seq, job_id, failures, max_retries, optional FROM tasks
+WHERE id = :id AND attempt = :attempt AND state = 'RUNNING';
+
+-- name: finish_attempt
+UPDATE tasks SET state = :state, finished_at = :now, lease_expires_at = NULL, error = :error
+WHERE id = :id AND attempt = :attempt AND state = 'RUNNING'
+RETURNING seq, job_id, optional;
+
+-- name: requeue_attempt
+UPDATE tasks SET state = 'QUEUED', failures = failures + 1, run_after = :run_after,
+    lease_expires_at = NULL, worker_id = NULL, error = :error
+WHERE id = :id AND attempt = :attempt AND state = 'RUNNING'
+RETURNING seq, job_id;
+
+-- name: release_attempt
+UPDATE tasks SET state = 'QUEUED', lease_expires_at = NULL, worker_id = NULL
+WHERE id = :id AND attempt = :attempt AND state = 'RUNNING'
+RETURNING seq;
+
+-- name: fail_lease_losses
+UPDATE tasks SET state = :state, finished_at = :now, lease_expires_at = NULL, error = :error,
+    lease_losses = lease_losses + 1
+WHERE seq = :seq AND state = 'RUNNING'
+RETURNING seq, job_id, optional;
+
+-- name: release_dependents
+UPDATE tasks SET remaining_deps = remaining_deps - 1
+WHERE seq IN (SELECT task_seq FROM task_deps WHERE dep_seq = :seq);
+
+-- name: delete_task_progress
+DELETE FROM progress WHERE task_seq = :seq;
+
+-- name: upsert_progress
+INSERT INTO progress (task_seq, job_id, label, attempt, total, done)
+VALUES (:seq, :job_id, :label, :attempt, :total, :done)
+ON CONFLICT (task_seq, label) DO UPDATE SET
+    attempt = excluded.attempt, total = excluded.total, done = excluded.done;
+
+-- name: insert_label
+INSERT INTO job_labels (job_id, label, pos)
+VALUES (:job_id, :label, (SELECT COUNT(*) FROM job_labels WHERE job_id = :job_id))
+ON CONFLICT (job_id, label) DO NOTHING;
+
+-- name: insert_event
+INSERT INTO events (job_id, type, data, created_at) VALUES (:job_id, :type, :data, :now)
+RETURNING id;
+
+-- name: events_after
+SELECT * FROM events WHERE job_id = :job_id AND id > :after_id ORDER BY id LIMIT :limit;
+
+-- name: events_since
+SELECT * FROM events WHERE id > :after_id ORDER BY id LIMIT :limit;
+
+-- name: last_event_id
+SELECT COALESCE(MAX(id), 0) AS id FROM events;
+
+-- name: insert_outbox
+INSERT INTO webhook_outbox (id, job_id, tenant, url, event_type, payload, next_attempt_at,
+                            created_at)
+VALUES (:id, :job_id, :tenant, :url, :event_type, :payload, :now, :now);
+
+-- name: pending_work
+SELECT EXISTS (
+    SELECT 1 FROM tasks t JOIN jobs j ON j.id = t.job_id
+    WHERE j.state IN ('QUEUED', 'STARTED')
+      AND ((t.state = 'QUEUED' AND t.remaining_deps = 0
+            AND t.kind IN (SELECT value FROM json_each(:kinds)))
+           OR t.state = 'RUNNING')
+) AS pending;

@@ -1,0 +1,216 @@
+"""The embedded engine: one SQLite file in WAL mode, shared by any number of processes.
+
+Writes take the database lock up front (``BEGIN IMMEDIATE``) so a claim's
+read-then-update is atomic across processes; readers never block in WAL mode.
+Each thread gets its own connection because sqlite3 connections are not
+thread-safe.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from conveyor.exceptions import SchemaVersionError, StoreError
+from conveyor.store._connector import Row
+from conveyor.store._engine import SqlStore
+from conveyor.store._sql import load_migrations, load_queries
+
+__all__ = ["SQLiteStore", "sqlite_path"]
+
+_LOCK_TIMEOUT = 60.0
+
+
+def sqlite_path(url: str) -> str:
+    """The file path of a SQLite URL.
+
+    ``sqlite:///abs/path/x.db`` and ``sqlite:////abs/path/x.db`` are absolute,
+    ``sqlite://./x.db`` or ``sqlite:x.db`` relative, ``sqlite://:memory:`` in memory.
+    """
+    parsed = urlparse(url)
+    if parsed.scheme != "sqlite":
+        raise ValueError(f"not a sqlite URL: {url!r}")
+    path = unquote(parsed.netloc + parsed.path)
+    if path in (":memory:", "/:memory:"):
+        return ":memory:"
+    if path.startswith("/"):
+        path = "/" + path.lstrip("/")
+    if not path:
+        raise ValueError(f"sqlite URL names no file: {url!r}")
+    return path
+
+
+class _Tx:
+    __slots__ = ("conn", "queries")
+
+    def __init__(self, conn: sqlite3.Connection, queries: dict[str, str]) -> None:
+        self.conn = conn
+        self.queries = queries
+
+    def _params(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {k: json.dumps(v) if isinstance(v, list | tuple) else v for k, v in params.items()}
+
+    def one(self, query: str, **params: Any) -> Row | None:
+        cur = self.conn.execute(self.queries[query], self._params(params))
+        row = cur.fetchone()
+        cur.fetchall()  # finish the statement (RETURNING with several rows)
+        return row  # type: ignore[no-any-return]
+
+    def all(self, query: str, **params: Any) -> list[Row]:
+        return self.conn.execute(self.queries[query], self._params(params)).fetchall()
+
+    def run(self, query: str, **params: Any) -> int:
+        return self.conn.execute(self.queries[query], self._params(params)).rowcount
+
+
+class SQLiteConnector:
+    """Connections, transactions and migrations for one SQLite database file."""
+
+    dialect = "sqlite"
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.path = sqlite_path(url)
+        self.queries = load_queries("sqlite")
+        self._local = threading.local()
+        self._memory: sqlite3.Connection | None = None
+        self._memory_lock = threading.RLock()
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self.migrate()
+
+    def _connect(self) -> sqlite3.Connection:
+        if self.path == ":memory:":
+            if self._memory is None:
+                self._memory = self._open()
+            return self._memory
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None or getattr(self._local, "pid", None) != os.getpid():
+            conn = self._open()
+            self._local.conn = conn
+            self._local.pid = os.getpid()
+        return conn
+
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=_LOCK_TIMEOUT
+        )
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA temp_store=MEMORY")
+        conn.execute("PRAGMA cache_size=-16000")
+        return conn
+
+    @contextmanager
+    def transaction(self, *, write: bool = True) -> Iterator[_Tx]:
+        with self._memory_lock if self.path == ":memory:" else _nullcontext():
+            conn = self._connect()
+            self._begin(conn, write)
+            try:
+                yield _Tx(conn, self.queries)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                conn.execute("ROLLBACK")
+                raise StoreError(f"commit failed: {exc}") from exc
+
+    @staticmethod
+    def _begin(conn: sqlite3.Connection, write: bool) -> None:
+        """Start a transaction, retrying on a busy database with short random sleeps.
+
+        SQLite's own busy handler sleeps in coarse steps (milliseconds); short
+        jittered retries keep many runner processes claiming without stalls.
+        """
+        deadline = time.monotonic() + _LOCK_TIMEOUT
+        delay = 0.0001
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise StoreError(str(exc)) from exc
+                if time.monotonic() > deadline:
+                    raise StoreError(f"database stayed locked for {_LOCK_TIMEOUT:.0f}s") from exc
+                time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 0.01)
+
+    def migrate(self) -> None:
+        """Apply missing migrations; refuse a database newer than this code."""
+        migrations = load_migrations("sqlite")
+        latest = migrations[-1].version
+        conn = self._connect()
+        conn.execute("CREATE TABLE IF NOT EXISTS conveyor_schema (version INTEGER NOT NULL)")
+        self._begin(conn, True)
+        try:
+            row = conn.execute("SELECT MAX(version) FROM conveyor_schema").fetchone()
+            current = row[0] or 0
+            if current > latest:
+                raise SchemaVersionError(
+                    f"database {self.path} has schema version {current}, newer than this "
+                    f"Conveyor's {latest}: upgrade Conveyor"
+                )
+            for migration in migrations:
+                if migration.version > current:
+                    for statement in _statements(migration.sql):
+                        conn.execute(statement)
+                    conn.execute(
+                        "INSERT INTO conveyor_schema (version) VALUES (?)", (migration.version,)
+                    )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+        if self._memory is not None:
+            self._memory.close()
+            self._memory = None
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements (sqlite3.execute runs one at a time)."""
+    statements, buffer = [], []
+    for line in script.splitlines():
+        if line.strip().startswith("--") and not buffer:
+            continue
+        buffer.append(line)
+        candidate = "\n".join(buffer)
+        if sqlite3.complete_statement(candidate):
+            statements.append(candidate.strip())
+            buffer = []
+    if "".join(buffer).strip():
+        statements.append("\n".join(buffer).strip())
+    return statements
+
+
+class _nullcontext:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+class SQLiteStore(SqlStore):
+    """The Store protocol on a SQLite file (the embedded default)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(SQLiteConnector(url))

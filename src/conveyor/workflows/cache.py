@@ -1,0 +1,100 @@
+"""The per-job cache: bytes shared by all tasks of a job, kept in the blob store.
+
+Writes are buffered for the attempt and written when it succeeds, just before
+its completion commits, so a failed attempt's cache writes are discarded along
+with its subtasks and progress. Reads see the attempt's own writes first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, MutableMapping
+from uuid import UUID
+
+from conveyor.blobs import BlobNotFoundError, BlobStore, check_key
+
+__all__ = ["JobCache"]
+
+
+def job_prefix(job_id: UUID) -> str:
+    return f"jobs/{job_id}/"
+
+
+class JobCache:
+    """``str`` keys to ``bytes`` values; ``group(name)`` gives a sub-namespace."""
+
+    def __init__(
+        self,
+        blobs: BlobStore,
+        job_id: UUID,
+        *,
+        prefix: str = "",
+        pending: MutableMapping[str, bytes] | None = None,
+    ) -> None:
+        self._blobs = blobs
+        self._job_id = job_id
+        self._prefix = prefix
+        self._pending: MutableMapping[str, bytes] = {} if pending is None else pending
+
+    def _key(self, key: str) -> str:
+        if not isinstance(key, str) or not key:
+            raise TypeError(f"job cache keys are non-empty strings, got {key!r}")
+        full = self._prefix + key
+        check_key(full)
+        return full
+
+    def _blob_key(self, full: str) -> str:
+        return f"{job_prefix(self._job_id)}cache/{full}"
+
+    def __setitem__(self, key: str, value: bytes) -> None:
+        if not isinstance(value, bytes | bytearray | memoryview):
+            raise TypeError(f"job cache values are bytes, got {type(value).__name__}")
+        self._pending[self._key(key)] = bytes(value)
+
+    def __getitem__(self, key: str) -> bytes:
+        full = self._key(key)
+        if full in self._pending:
+            return self._pending[full]
+        try:
+            return self._blobs.get(self._blob_key(full))
+        except BlobNotFoundError:
+            raise KeyError(key) from None
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, str):
+            return False
+        full = self._key(key)
+        return full in self._pending or self._blobs.exists(self._blob_key(full))
+
+    def __iter__(self) -> Iterator[str]:
+        base = self._blob_key(self._prefix)
+        seen = set()
+        for blob_key in self._blobs.list(f"{job_prefix(self._job_id)}cache/"):
+            if blob_key.startswith(base):
+                seen.add(blob_key[len(base) :])
+        for full in self._pending:
+            if full.startswith(self._prefix):
+                seen.add(full[len(self._prefix) :])
+        return iter(sorted(seen))
+
+    def keys(self) -> list[str]:
+        return list(self)
+
+    def get(self, key: str, default: bytes | None = None) -> bytes | None:
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def group(self, name: str) -> JobCache:
+        """A sub-namespace: ``cache.group("a")["b"]`` is ``cache["a/b"]``."""
+        if not isinstance(name, str) or not name or "/" in name:
+            raise ValueError(f"cache group names are non-empty and contain no '/': {name!r}")
+        return JobCache(
+            self._blobs, self._job_id, prefix=f"{self._prefix}{name}/", pending=self._pending
+        )
+
+    def commit(self) -> None:
+        """Write this attempt's buffered values to the blob store."""
+        for full, value in self._pending.items():
+            self._blobs.put(self._blob_key(full), value)
+        self._pending.clear()

@@ -1,0 +1,219 @@
+"""What a running task sees: subtasks, progress indicators, the job cache, results.
+
+Everything a task does through its context belongs to the current attempt and is
+kept in memory until the attempt ends; the runner commits it all in one
+transaction on success and drops it on failure. Progress is the exception: it is
+also flushed live (coalesced, by the runner's background thread) so clients see
+it while the task runs, and each flush is fenced by the attempt number.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+from conveyor.store.records import NewTask, ProgressValue
+from conveyor.workflows._serde import encode_task
+from conveyor.workflows.cache import JobCache, job_prefix
+
+if TYPE_CHECKING:
+    from conveyor.blobs import BlobStore
+    from conveyor.workflows.task import Task
+
+__all__ = ["ExecutionContext", "ProgressHandle", "TaskHandle"]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskHandle:
+    """A subtask submitted in this attempt, to name in ``depends_on``."""
+
+    id: UUID
+    index: int
+    _owner: int
+
+    def __repr__(self) -> str:
+        return f"TaskHandle(id={self.id}, index={self.index})"
+
+
+class ProgressHandle:
+    """One named done/total indicator of the current task. Cheap enough for hot loops."""
+
+    __slots__ = ("_cell", "_ctx", "label")
+
+    def __init__(self, ctx: ExecutionContext, label: str | None, cell: list[int]) -> None:
+        self._ctx = ctx
+        self._cell = cell
+        self.label = label
+
+    def add(self, n: int = 1) -> None:
+        """Add ``n`` units of work to do (the indicator's total)."""
+        if type(n) is not int or n < 0:
+            raise ValueError(f"progress amounts are non-negative integers, got {n!r}")
+        ctx = self._ctx
+        if ctx._interrupt is not None:
+            raise ctx._interrupt
+        self._cell[0] += n
+        if not ctx._dirty:
+            ctx._mark_dirty()
+
+    def done(self, n: int = 1) -> None:
+        """Record ``n`` units of work as done."""
+        if type(n) is not int or n < 0:
+            raise ValueError(f"progress amounts are non-negative integers, got {n!r}")
+        ctx = self._ctx
+        if ctx._interrupt is not None:
+            raise ctx._interrupt
+        self._cell[1] += n
+        if not ctx._dirty:
+            ctx._mark_dirty()
+
+    @property
+    def total(self) -> int:
+        return self._cell[0]
+
+    @property
+    def completed(self) -> int:
+        return self._cell[1]
+
+
+class ExecutionContext:
+    """The API a task's ``execute`` uses. Created by the runner for each attempt."""
+
+    def __init__(
+        self,
+        *,
+        job_id: UUID,
+        task_id: UUID,
+        attempt: int,
+        blobs: BlobStore,
+        logger: logging.Logger | logging.LoggerAdapter[logging.Logger] | None = None,
+        on_dirty: threading.Event | None = None,
+    ) -> None:
+        self.job_id = job_id
+        self.task_id = task_id
+        self.attempt = attempt
+        self.logger = logger or logging.getLogger("conveyor.task")
+        self.job_cache = JobCache(blobs, job_id)
+        self._blobs = blobs
+        self._subtasks: list[NewTask] = []
+        self._progress: dict[str | None, list[int]] = {}
+        self._handles: dict[str | None, ProgressHandle] = {}
+        self._results: list[tuple[str, bytes, str]] = []
+        self._interrupt: BaseException | None = None
+        self._cancelled = False
+        self._dirty = False
+        self._wake = on_dirty
+
+    # -- subtasks -------------------------------------------------------------------------
+    def submit_subtask(
+        self,
+        task: Task,
+        depends_on: Sequence[TaskHandle] | None = None,
+        max_retries: int = 0,
+        optional: bool = False,
+    ) -> TaskHandle:
+        """Submit a subtask; it runs after this attempt succeeds and its dependencies complete.
+
+        ``depends_on`` may only name subtasks submitted earlier by this same task.
+        Raises SerializationError at once if the task's input cannot be stored.
+        """
+        if type(max_retries) is not int or max_retries < 0:
+            raise ValueError(f"max_retries must be a non-negative integer, got {max_retries!r}")
+        deps: list[int] = []
+        for handle in depends_on or ():
+            if not isinstance(handle, TaskHandle) or handle._owner != id(self):
+                raise ValueError(
+                    "depends_on may only name subtasks submitted earlier by the same task "
+                    f"(got {handle!r})"
+                )
+            deps.append(handle.index)
+        encoded = encode_task(task)
+        new = NewTask(
+            id=uuid.uuid4(),
+            identifier=encoded.identifier,
+            version=encoded.version,
+            input_json=encoded.input_json,
+            max_retries=max_retries,
+            optional=bool(optional),
+            depends_on=tuple(deps),
+        )
+        self._subtasks.append(new)
+        return TaskHandle(new.id, len(self._subtasks) - 1, id(self))
+
+    def submit_subtasks(
+        self,
+        tasks: Iterable[Task],
+        depends_on: Sequence[TaskHandle] | None = None,
+        max_retries: int = 0,
+        optional: bool = False,
+    ) -> list[TaskHandle]:
+        """Submit several subtasks with the same options."""
+        return [
+            self.submit_subtask(
+                t, depends_on=depends_on, max_retries=max_retries, optional=optional
+            )
+            for t in tasks
+        ]
+
+    # -- progress -------------------------------------------------------------------------
+    def progress(self, label: str | None = None) -> ProgressHandle:
+        """The progress indicator named ``label`` (None: the job's unnamed indicator)."""
+        if self._interrupt is not None:
+            raise self._interrupt
+        handle = self._handles.get(label)
+        if handle is None:
+            if label is not None and (not isinstance(label, str) or not label):
+                raise ValueError(f"progress labels are non-empty strings or None, got {label!r}")
+            cell = self._progress.setdefault(label, [0, 0])
+            handle = self._handles[label] = ProgressHandle(self, label, cell)
+        return handle
+
+    @property
+    def cancelled(self) -> bool:
+        """True once the job was cancelled; the next progress call raises TaskCancelledError."""
+        return self._cancelled
+
+    def raise_if_cancelled(self) -> None:
+        """Raise TaskCancelledError (or LeaseLostError) now if the attempt must stop."""
+        if self._interrupt is not None:
+            raise self._interrupt
+
+    # -- results --------------------------------------------------------------------------
+    def save_result(
+        self, name: str, data: bytes, content_type: str = "application/octet-stream"
+    ) -> str:
+        """Save a result blob of the job (stored when the attempt succeeds); return its key."""
+        if not isinstance(name, str) or not name or "/" in name:
+            raise ValueError(f"result names are non-empty and contain no '/': {name!r}")
+        if not isinstance(data, bytes | bytearray):
+            raise TypeError(f"results are bytes, got {type(data).__name__}")
+        self._results = [r for r in self._results if r[0] != name]
+        self._results.append((name, bytes(data), content_type))
+        return self.result_key(name)
+
+    def result_key(self, name: str) -> str:
+        return f"{job_prefix(self.job_id)}results/{name}"
+
+    # -- runner side ----------------------------------------------------------------------
+    def _mark_dirty(self) -> None:
+        self._dirty = True
+        if self._wake is not None:
+            self._wake.set()
+
+    def _snapshot(self) -> list[ProgressValue]:
+        """Absolute values of every indicator (flushes are idempotent)."""
+        self._dirty = False
+        return [
+            ProgressValue(label, cell[0], cell[1]) for label, cell in list(self._progress.items())
+        ]
+
+    def _interrupt_with(self, exc: BaseException, *, cancelled: bool = False) -> None:
+        if cancelled:
+            self._cancelled = True
+        if self._interrupt is None:
+            self._interrupt = exc

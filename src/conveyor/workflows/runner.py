@@ -1,0 +1,340 @@
+"""The runner: claims tasks from the store, executes them, commits or fails each attempt.
+
+One task runs at a time, on the calling thread. A background keeper thread
+flushes live progress (coalesced: the first update after a quiet spell goes out
+at once, then at most one write per ``progress_interval``), renews the leases of
+every task this runner holds, and notices cancellation and lost leases; so a
+task stuck in native code keeps its lease, and a cancelled one is interrupted at
+its next progress call.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import signal
+import socket
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Sequence
+from types import FrameType
+from typing import Any
+
+from conveyor.blobs import BlobStore
+from conveyor.exceptions import (
+    LeaseLostError,
+    SerializationError,
+    TaskCancelledError,
+    UnknownTaskError,
+)
+from conveyor.models import ErrorInfo
+from conveyor.store import ClaimedTask, LeaseStatus, NewResult, Store
+from conveyor.workflows._serde import decode_input
+from conveyor.workflows.context import ExecutionContext
+from conveyor.workflows.task import Task, task_identifier
+
+__all__ = ["Runner"]
+
+log = logging.getLogger("conveyor.runner")
+
+
+class Runner:
+    """Executes registered task classes from one store until told to stop."""
+
+    def __init__(
+        self,
+        store: Store,
+        blobs: BlobStore,
+        tasks: Sequence[type[Task]],
+        *,
+        lease_seconds: float = 30.0,
+        max_lease_losses: int = 5,
+        worker_id: str | None = None,
+        poll_interval: float = 0.2,
+        retry_backoff: float = 1.0,
+        max_backoff: float = 300.0,
+        shutdown_grace: float = 30.0,
+        progress_interval: float = 0.05,
+        cancel_check_interval: float = 0.5,
+        max_prefetch: int = 32,
+    ) -> None:
+        self.store = store
+        self.blobs = blobs
+        self.registry: dict[str, type[Task]] = {}
+        for task_cls in tasks:
+            if not (isinstance(task_cls, type) and issubclass(task_cls, Task)):
+                raise TypeError(f"runners take Task subclasses, got {task_cls!r}")
+            name, version = task_identifier(task_cls)
+            kind = f"{name}@{version}"
+            if self.registry.get(kind, task_cls) is not task_cls:
+                raise ValueError(f"two task classes share the identifier {name!r} {version!r}")
+            self.registry[kind] = task_cls
+        self.kinds = sorted(self.registry)
+        self.lease_seconds = lease_seconds
+        self.max_lease_losses = max_lease_losses
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.poll_interval = poll_interval
+        self.retry_backoff = retry_backoff
+        self.max_backoff = max_backoff
+        self.shutdown_grace = shutdown_grace
+        self.progress_interval = progress_interval
+        self.cancel_check_interval = cancel_check_interval
+        self.max_prefetch = max(1, max_prefetch)
+        self.executed = 0
+
+        self._held: dict[uuid.UUID, ClaimedTask] = {}
+        self._held_lock = threading.Lock()
+        self._current: tuple[ClaimedTask, ExecutionContext] | None = None
+        self._wake = threading.Event()
+        self._idle = threading.Event()
+        self._stopping = threading.Event()
+        self._deadline: float | None = None
+        self._keeper: threading.Thread | None = None
+        self._halt_keeper = threading.Event()
+
+    # -- public ---------------------------------------------------------------------------
+    def run_all(self) -> int:
+        """Run until no runnable task of the registered kinds is left; return tasks executed."""
+        with self._keeping():
+            while not self._stopping.is_set():
+                if self._run_batch():
+                    continue
+                if not self.store.has_pending_work(self.kinds):
+                    break
+                self._idle.wait(self.poll_interval)
+        return self.executed
+
+    def run_forever(self) -> None:
+        """Run until SIGTERM/SIGINT (or ``stop()``), then finish or hand back the current task."""
+        restore = self._install_signal_handlers()
+        try:
+            with self._keeping():
+                while not self._stopping.is_set():
+                    if not self._run_batch():
+                        self._idle.wait(self.poll_interval)
+                        self._idle.clear()
+        finally:
+            restore()
+
+    def stop(self, grace: float | None = None) -> None:
+        """Stop claiming; the current task gets ``grace`` seconds before it is handed back."""
+        grace = self.shutdown_grace if grace is None else grace
+        self._deadline = time.monotonic() + grace
+        self._stopping.set()
+        self._idle.set()
+        self._wake.set()
+
+    # -- claim and execute ----------------------------------------------------------------
+    def _run_batch(self) -> bool:
+        limit = getattr(self, "_batch", 1)
+        claimed = self.store.claim(
+            self.worker_id,
+            self.kinds,
+            limit=limit,
+            lease_seconds=self.lease_seconds,
+            max_lease_losses=self.max_lease_losses,
+        )
+        if not claimed:
+            return False
+        with self._held_lock:
+            for ct in claimed:
+                self._held[ct.id] = ct
+        started = time.monotonic()
+        for index, ct in enumerate(claimed):
+            if self._stopping.is_set():
+                for rest in claimed[index:]:
+                    self._hand_back(rest)
+                break
+            self._execute(ct)
+        per_task = (time.monotonic() - started) / len(claimed)
+        # Prefetch more only while tasks are short, so long tasks stay spread over runners.
+        self._batch = min(limit * 2, self.max_prefetch) if per_task < 0.01 else 1
+        return True
+
+    def _execute(self, ct: ClaimedTask) -> None:
+        task_cls = self.registry.get(f"{ct.identifier}@{ct.version}")
+        ctx = ExecutionContext(
+            job_id=ct.job_id,
+            task_id=ct.id,
+            attempt=ct.attempt,
+            blobs=self.blobs,
+            logger=logging.LoggerAdapter(
+                logging.getLogger(f"conveyor.task.{ct.identifier}"),
+                {"job_id": str(ct.job_id), "task_id": str(ct.id), "attempt": ct.attempt},
+            ),
+            on_dirty=self._wake,
+        )
+        self._current = (ct, ctx)
+        try:
+            if task_cls is None:
+                raise UnknownTaskError(f"no task class registered for {ct.identifier!r}")
+            task = decode_input(task_cls, ct.input_json)
+            task.execute(ctx)
+        except TaskCancelledError:
+            self._settle(ct, lambda: self.store.ack_cancel(ct.id, ct.attempt))
+        except LeaseLostError:
+            log.warning("task %s attempt %s lost its lease; result discarded", ct.id, ct.attempt)
+        except Exception as exc:
+            if isinstance(ctx._interrupt, LeaseLostError):
+                log.warning("task %s attempt %s lost its lease", ct.id, ct.attempt)
+            else:
+                self._fail(ct, exc)
+        else:
+            if isinstance(ctx._interrupt, LeaseLostError):
+                log.warning(
+                    "task %s attempt %s lost its lease; result discarded", ct.id, ct.attempt
+                )
+            else:
+                self._settle(ct, lambda: self._commit(ct, ctx))
+        finally:
+            self._current = None
+            with self._held_lock:
+                self._held.pop(ct.id, None)
+            self.executed += 1
+
+    def _commit(self, ct: ClaimedTask, ctx: ExecutionContext) -> None:
+        ctx.job_cache.commit()
+        results = []
+        for name, data, content_type in ctx._results:
+            key = ctx.result_key(name)
+            self.blobs.put(key, data, content_type)
+            results.append(NewResult(name, content_type, len(data), key))
+        self.store.complete_task(
+            ct.id, ct.attempt, progress=ctx._snapshot(), subtasks=ctx._subtasks, results=results
+        )
+
+    def _fail(self, ct: ClaimedTask, exc: BaseException) -> None:
+        error = ErrorInfo(
+            type=type(exc).__name__,
+            message=str(exc),
+            traceback="".join(traceback.format_exception(exc)),
+            task_id=ct.id,
+        )
+        retry_at = None
+        if ct.failures < ct.max_retries and not isinstance(exc, SerializationError):
+            delay = min(self.retry_backoff * 2**ct.failures, self.max_backoff)
+            retry_at = time.time() + delay * (0.5 + random.random() / 2)
+        log.info("task %s attempt %s failed: %s: %s", ct.id, ct.attempt, error.type, exc)
+        self._settle(ct, lambda: self.store.fail_task(ct.id, ct.attempt, error, retry_at))
+
+    @staticmethod
+    def _settle(ct: ClaimedTask, write: Any) -> None:
+        try:
+            write()
+        except LeaseLostError:
+            log.warning("task %s attempt %s lost its lease; write rejected", ct.id, ct.attempt)
+
+    def _hand_back(self, ct: ClaimedTask) -> None:
+        self.store.release_task(ct.id, ct.attempt)
+        with self._held_lock:
+            self._held.pop(ct.id, None)
+
+    # -- keeper thread --------------------------------------------------------------------
+    def _keeping(self) -> _Keeping:
+        return _Keeping(self)
+
+    def _keeper_loop(self) -> None:
+        last_flush = 0.0
+        last_beat = time.monotonic()
+        renew_every = self.lease_seconds / 3
+        while not self._halt_keeper.is_set():
+            self._wake.wait(self.cancel_check_interval / 2)
+            self._wake.clear()
+            try:
+                now = time.monotonic()
+                current = self._current
+                if current is not None and current[1]._dirty:
+                    wait = last_flush + self.progress_interval - now
+                    if wait > 0:
+                        time.sleep(wait)  # coalesce updates that arrive in a burst
+                    ct, ctx = current
+                    status = self.store.flush_progress(
+                        ct.id, ct.attempt, ctx._snapshot(), self.lease_seconds
+                    )
+                    last_flush = time.monotonic()
+                    self._apply(status)
+                now = time.monotonic()
+                with self._held_lock:
+                    leases = [(ct.id, ct.attempt) for ct in self._held.values()]
+                due = now - last_beat >= min(renew_every, self.cancel_check_interval)
+                if leases and due:
+                    self._apply(self.store.heartbeat(leases, self.lease_seconds))
+                    last_beat = now
+                self._check_deadline()
+            except Exception:  # keep heartbeating through transient database errors
+                log.exception("runner keeper failed; retrying")
+                time.sleep(0.1)
+
+    def _apply(self, status: LeaseStatus) -> None:
+        current = self._current
+        if current is None:
+            return
+        ct, ctx = current
+        if ct.id in status.lost:
+            ctx._interrupt_with(LeaseLostError(f"task {ct.id} attempt {ct.attempt} lost its lease"))
+        elif ct.id in status.cancelled:
+            ctx._interrupt_with(
+                TaskCancelledError(f"job {ct.job_id} was cancelled"), cancelled=True
+            )
+
+    def _check_deadline(self) -> None:
+        """Past the shutdown grace period: hand the running task back and exit the process."""
+        if self._deadline is None or time.monotonic() < self._deadline:
+            return
+        current = self._current
+        if current is None:
+            return
+        ct, _ctx = current
+        log.warning("grace period over: handing task %s back and exiting", ct.id)
+        with self._held_lock:
+            held = list(self._held.values())
+        for claimed in held:
+            try:
+                self.store.release_task(claimed.id, claimed.attempt)
+            except Exception:
+                log.exception("could not hand task %s back", claimed.id)
+        logging.shutdown()
+        os._exit(0)
+
+    def _install_signal_handlers(self) -> Any:
+        if threading.current_thread() is not threading.main_thread():
+            return lambda: None
+
+        def handler(signum: int, frame: FrameType | None) -> None:
+            if self._stopping.is_set():
+                self._deadline = time.monotonic()  # second signal: hand back now
+                self._wake.set()
+                return
+            log.info("signal %s: stopping after the current task", signum)
+            self.stop()
+
+        previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+        def restore() -> None:
+            for sig, old in previous.items():
+                signal.signal(sig, old)
+
+        return restore
+
+
+class _Keeping:
+    """Runs the keeper thread for the duration of a ``with`` block."""
+
+    def __init__(self, runner: Runner) -> None:
+        self.runner = runner
+
+    def __enter__(self) -> None:
+        r = self.runner
+        r._halt_keeper.clear()
+        r._keeper = threading.Thread(target=r._keeper_loop, name="conveyor-keeper", daemon=True)
+        r._keeper.start()
+
+    def __exit__(self, *exc: object) -> None:
+        r = self.runner
+        r._halt_keeper.set()
+        r._wake.set()
+        if r._keeper is not None:
+            r._keeper.join(timeout=5)
