@@ -67,6 +67,22 @@ def _label_key(label: str | None) -> str:
     return "" if label is None else label
 
 
+def _claimed(r: Row) -> ClaimedTask:
+    return ClaimedTask(
+        id=_uuid(r["id"]),
+        job_id=_uuid(r["job_id"]),
+        identifier=r["identifier"],
+        version=r["version"],
+        input_json=r["input"],
+        attempt=r["attempt"],
+        failures=r["failures"],
+        max_retries=r["max_retries"],
+        optional=bool(r["optional"]),
+        lease_expires_at=r["lease_expires_at"],
+        batch_key=r["batch_key"],
+    )
+
+
 class SqlStore:
     """The Store protocol implemented over a Connector."""
 
@@ -250,21 +266,35 @@ class SqlStore:
                     job = tx.one("get_job", id=job_id)
                     if job is not None and job["state"] == JobState.QUEUED.value:
                         self._transition(tx, job, JobState.STARTED, now)
-            return [
-                ClaimedTask(
-                    id=_uuid(r["id"]),
-                    job_id=_uuid(r["job_id"]),
-                    identifier=r["identifier"],
-                    version=r["version"],
-                    input_json=r["input"],
-                    attempt=r["attempt"],
-                    failures=r["failures"],
-                    max_retries=r["max_retries"],
-                    optional=bool(r["optional"]),
-                    lease_expires_at=r["lease_expires_at"],
-                )
-                for r in rows
-            ]
+            return [_claimed(r) for r in rows]
+
+    def claim_batch(
+        self,
+        worker_id: str,
+        kind: str,
+        batch_key: str,
+        *,
+        limit: int,
+        lease_seconds: float = 30.0,
+    ) -> list[ClaimedTask]:
+        if limit <= 0:
+            return []
+        with self.db.transaction() as tx:
+            now = time.time()
+            rows = tx.all(
+                "claim_batch",
+                worker_id=worker_id,
+                expires=now + lease_seconds,
+                now=now,
+                kind=kind,
+                batch_key=batch_key,
+                limit=limit,
+            )
+            for job_id in {str(r["job_id"]) for r in rows}:
+                job = tx.one("get_job", id=job_id)
+                if job is not None and job["state"] == JobState.QUEUED.value:
+                    self._transition(tx, job, JobState.STARTED, now)
+            return [_claimed(r) for r in rows]
 
     def _reclaim_expired(
         self,
@@ -464,6 +494,7 @@ class SqlStore:
                 identifier=task.identifier,
                 version=task.version,
                 kind=task.kind,
+                batch_key=task.batch_key,
                 input=task.input_json,
                 state=state.value,
                 max_retries=task.max_retries,

@@ -100,6 +100,18 @@ class Store(Protocol):
         """
         ...
 
+    def claim_batch(
+        self,
+        worker_id: str,
+        kind: str,
+        batch_key: str,
+        *,
+        limit: int,
+        lease_seconds: float = 30.0,
+    ) -> list[ClaimedTask]:
+        """Lease up to ``limit`` more runnable tasks of ``kind`` with this ``batch_key``."""
+        ...
+
     def heartbeat(self, leases: Sequence[tuple[UUID, int]], lease_seconds: float) -> LeaseStatus:
         """Extend the leases of (task id, attempt); report lost leases and cancelled jobs."""
         ...

@@ -19,6 +19,7 @@ class NewTask:
     max_retries: int = 0
     optional: bool = False
     depends_on: tuple[int, ...] = ()
+    batch_key: str | None = None
 
     @property
     def kind(self) -> str:
@@ -72,6 +73,11 @@ class ClaimedTask:
     max_retries: int
     optional: bool
     lease_expires_at: float
+    batch_key: str | None = None
+
+    @property
+    def kind(self) -> str:
+        return f"{self.identifier}@{self.version}"
 
 
 @dataclass(frozen=True, slots=True)

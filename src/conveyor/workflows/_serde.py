@@ -31,6 +31,7 @@ class EncodedTask:
     identifier: str
     version: str
     input_json: str
+    batch_key: str | None = None
 
     @property
     def kind(self) -> str:
@@ -73,7 +74,8 @@ def encode_task(task: Task) -> EncodedTask:
         ) from exc
     text = raw.decode()
     decode_input(task_cls, text)  # round trip: fail now, not on a runner
-    return EncodedTask(name, version, text)
+    batch_key = task.batch_key() if task_cls.max_batch_size > 1 else None
+    return EncodedTask(name, version, text, batch_key)
 
 
 def decode_input(task_cls: type[T], input_json: str) -> T:

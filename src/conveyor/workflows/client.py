@@ -113,6 +113,7 @@ class JobClient:
             version=encoded.version,
             input_json=encoded.input_json,
             max_retries=max_retries,
+            batch_key=encoded.batch_key,
         )
         return self.store.create_job(
             NewJob(

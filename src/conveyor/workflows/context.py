@@ -139,6 +139,7 @@ class ExecutionContext:
             version=encoded.version,
             input_json=encoded.input_json,
             max_retries=max_retries,
+            batch_key=encoded.batch_key,
             optional=bool(optional),
             depends_on=tuple(deps),
         )

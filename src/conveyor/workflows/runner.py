@@ -87,7 +87,7 @@ class Runner:
 
         self._held: dict[uuid.UUID, ClaimedTask] = {}
         self._held_lock = threading.Lock()
-        self._current: tuple[ClaimedTask, ExecutionContext] | None = None
+        self._current: list[tuple[ClaimedTask, ExecutionContext]] = []
         self._wake = threading.Event()
         self._idle = threading.Event()
         self._stopping = threading.Event()
@@ -154,9 +154,8 @@ class Runner:
         self._batch = min(limit * 2, self.max_prefetch) if per_task < 0.01 else 1
         return True
 
-    def _execute(self, ct: ClaimedTask) -> None:
-        task_cls = self.registry.get(f"{ct.identifier}@{ct.version}")
-        ctx = ExecutionContext(
+    def _context(self, ct: ClaimedTask) -> ExecutionContext:
+        return ExecutionContext(
             job_id=ct.job_id,
             task_id=ct.id,
             attempt=ct.attempt,
@@ -167,33 +166,92 @@ class Runner:
             ),
             on_dirty=self._wake,
         )
-        self._current = (ct, ctx)
+
+    def _decode(self, ct: ClaimedTask) -> Task:
+        task_cls = self.registry.get(ct.kind)
+        if task_cls is None:
+            raise UnknownTaskError(f"no task class registered for {ct.identifier!r}")
+        return decode_input(task_cls, ct.input_json)
+
+    def _execute(self, ct: ClaimedTask) -> None:
+        task_cls = self.registry.get(ct.kind)
+        if ct.batch_key is not None and task_cls is not None and task_cls.max_batch_size > 1:
+            self._execute_batch(task_cls, ct)
+            return
+        ctx = self._context(ct)
+        self._current = [(ct, ctx)]
         try:
-            if task_cls is None:
-                raise UnknownTaskError(f"no task class registered for {ct.identifier!r}")
-            task = decode_input(task_cls, ct.input_json)
-            task.execute(ctx)
-        except TaskCancelledError:
-            self._settle(ct, lambda: self.store.ack_cancel(ct.id, ct.attempt))
-        except LeaseLostError:
-            log.warning("task %s attempt %s lost its lease; result discarded", ct.id, ct.attempt)
-        except Exception as exc:
-            if isinstance(ctx._interrupt, LeaseLostError):
-                log.warning("task %s attempt %s lost its lease", ct.id, ct.attempt)
-            else:
-                self._fail(ct, exc)
-        else:
-            if isinstance(ctx._interrupt, LeaseLostError):
-                log.warning(
-                    "task %s attempt %s lost its lease; result discarded", ct.id, ct.attempt
-                )
-            else:
-                self._settle(ct, lambda: self._commit(ct, ctx))
+            outcome: BaseException | None = None
+            try:
+                self._decode(ct).execute(ctx)
+            except Exception as exc:
+                outcome = exc
+            self._settle(ct, ctx, outcome)
         finally:
-            self._current = None
-            with self._held_lock:
+            self._finished([ct])
+
+    def _execute_batch(self, task_cls: type[Task], first: ClaimedTask) -> None:
+        """Claim compatible queued tasks and run them in one ``execute_batch`` call."""
+        assert first.batch_key is not None
+        more = self.store.claim_batch(
+            self.worker_id,
+            first.kind,
+            first.batch_key,
+            limit=task_cls.max_batch_size - 1,
+            lease_seconds=self.lease_seconds,
+        )
+        batch = [first, *more]
+        with self._held_lock:
+            for ct in more:
+                self._held[ct.id] = ct
+        pairs: list[tuple[ClaimedTask, ExecutionContext, Task]] = []
+        try:
+            for ct in batch:
+                ctx = self._context(ct)
+                try:
+                    pairs.append((ct, ctx, self._decode(ct)))
+                except Exception as exc:
+                    self._settle(ct, ctx, exc)
+            self._current = [(ct, ctx) for ct, ctx, _ in pairs]
+            if pairs:
+                try:
+                    outcomes = list(
+                        task_cls.execute_batch([t for *_, t in pairs], [c for _, c, _ in pairs])
+                    )
+                except Exception as exc:
+                    outcomes = [exc] * len(pairs)
+                if len(outcomes) != len(pairs):
+                    error = RuntimeError("execute_batch returned a wrong number of outcomes")
+                    outcomes = [error] * len(pairs)
+                for (ct, ctx, _), outcome in zip(pairs, outcomes, strict=True):
+                    self._settle(ct, ctx, outcome)
+        finally:
+            self._finished(batch)
+
+    def _settle(
+        self, ct: ClaimedTask, ctx: ExecutionContext, outcome: BaseException | None
+    ) -> None:
+        """Commit, fail, or acknowledge the cancellation of one attempt."""
+        try:
+            if isinstance(ctx._interrupt, LeaseLostError) or isinstance(outcome, LeaseLostError):
+                log.warning(
+                    "task %s attempt %s lost its lease; its work is discarded", ct.id, ct.attempt
+                )
+            elif isinstance(outcome, TaskCancelledError):
+                self.store.ack_cancel(ct.id, ct.attempt)
+            elif outcome is not None:
+                self._fail(ct, outcome)
+            else:
+                self._commit(ct, ctx)
+        except LeaseLostError:
+            log.warning("task %s attempt %s lost its lease; write rejected", ct.id, ct.attempt)
+
+    def _finished(self, batch: list[ClaimedTask]) -> None:
+        self._current = []
+        with self._held_lock:
+            for ct in batch:
                 self._held.pop(ct.id, None)
-            self.executed += 1
+        self.executed += len(batch)
 
     def _commit(self, ct: ClaimedTask, ctx: ExecutionContext) -> None:
         ctx.job_cache.commit()
@@ -218,14 +276,7 @@ class Runner:
             delay = min(self.retry_backoff * 2**ct.failures, self.max_backoff)
             retry_at = time.time() + delay * (0.5 + random.random() / 2)
         log.info("task %s attempt %s failed: %s: %s", ct.id, ct.attempt, error.type, exc)
-        self._settle(ct, lambda: self.store.fail_task(ct.id, ct.attempt, error, retry_at))
-
-    @staticmethod
-    def _settle(ct: ClaimedTask, write: Any) -> None:
-        try:
-            write()
-        except LeaseLostError:
-            log.warning("task %s attempt %s lost its lease; write rejected", ct.id, ct.attempt)
+        self.store.fail_task(ct.id, ct.attempt, error, retry_at)
 
     def _hand_back(self, ct: ClaimedTask) -> None:
         self.store.release_task(ct.id, ct.attempt)
@@ -245,17 +296,17 @@ class Runner:
             self._wake.clear()
             try:
                 now = time.monotonic()
-                current = self._current
-                if current is not None and current[1]._dirty:
+                dirty = [(ct, ctx) for ct, ctx in self._current if ctx._dirty]
+                if dirty:
                     wait = last_flush + self.progress_interval - now
                     if wait > 0:
                         time.sleep(wait)  # coalesce updates that arrive in a burst
-                    ct, ctx = current
-                    status = self.store.flush_progress(
-                        ct.id, ct.attempt, ctx._snapshot(), self.lease_seconds
-                    )
+                    for ct, ctx in dirty:
+                        status = self.store.flush_progress(
+                            ct.id, ct.attempt, ctx._snapshot(), self.lease_seconds
+                        )
+                        self._apply(status)
                     last_flush = time.monotonic()
-                    self._apply(status)
                 now = time.monotonic()
                 with self._held_lock:
                     leases = [(ct.id, ct.attempt) for ct in self._held.values()]
@@ -269,26 +320,23 @@ class Runner:
                 time.sleep(0.1)
 
     def _apply(self, status: LeaseStatus) -> None:
-        current = self._current
-        if current is None:
-            return
-        ct, ctx = current
-        if ct.id in status.lost:
-            ctx._interrupt_with(LeaseLostError(f"task {ct.id} attempt {ct.attempt} lost its lease"))
-        elif ct.id in status.cancelled:
-            ctx._interrupt_with(
-                TaskCancelledError(f"job {ct.job_id} was cancelled"), cancelled=True
-            )
+        for ct, ctx in self._current:
+            if ct.id in status.lost:
+                ctx._interrupt_with(
+                    LeaseLostError(f"task {ct.id} attempt {ct.attempt} lost its lease")
+                )
+            elif ct.id in status.cancelled:
+                ctx._interrupt_with(
+                    TaskCancelledError(f"job {ct.job_id} was cancelled"), cancelled=True
+                )
 
     def _check_deadline(self) -> None:
         """Past the shutdown grace period: hand the running task back and exit the process."""
         if self._deadline is None or time.monotonic() < self._deadline:
             return
-        current = self._current
-        if current is None:
+        if not self._current:
             return
-        ct, _ctx = current
-        log.warning("grace period over: handing task %s back and exiting", ct.id)
+        log.warning("grace period over: handing the running task back and exiting")
         with self._held_lock:
             held = list(self._held.values())
         for claimed in held:

@@ -9,6 +9,7 @@ every subclass a dataclass automatically keeps the seed examples
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import ConfigDict
@@ -46,6 +47,37 @@ class Task:
     def execute(self, context: ExecutionContext) -> None:
         """Do the work. Raise to fail this attempt (it is retried up to ``max_retries``)."""
         raise NotImplementedError(f"{type(self).__name__}.execute is not implemented")
+
+    def batch_key(self) -> str | None:
+        """Tasks of one class with equal non-None keys may be executed together.
+
+        A runner that claims such a task also claims up to ``max_batch_size - 1`` queued
+        tasks with the same key and calls ``execute_batch`` once for all of them (a GPU
+        denoising several images in one forward pass). The default, None, never batches.
+        """
+        return None
+
+    #: How many tasks a runner may hand to one ``execute_batch`` call.
+    max_batch_size: ClassVar[int] = 1
+
+    @classmethod
+    def execute_batch(
+        cls, tasks: Sequence[Task], contexts: Sequence[ExecutionContext]
+    ) -> Sequence[BaseException | None]:
+        """Execute several compatible tasks at once; return one outcome per task.
+
+        Each task keeps its own context (progress, subtasks, results, cache), and each
+        outcome is None for success or the exception that failed that task. The default
+        runs them one by one.
+        """
+        outcomes: list[BaseException | None] = []
+        for task, context in zip(tasks, contexts, strict=True):
+            try:
+                task.execute(context)
+                outcomes.append(None)
+            except Exception as exc:
+                outcomes.append(exc)
+        return outcomes
 
 
 def task_identifier(task_cls: type[Task]) -> tuple[str, str]:

@@ -11,10 +11,10 @@ VALUES (:id, :tenant, :name, 'QUEUED', :now, 1, :callback_url, :webhook_events,
 SELECT id, request_hash FROM jobs WHERE tenant = :tenant AND idempotency_key = :key;
 
 -- name: insert_task
-INSERT INTO tasks (id, job_id, parent_id, identifier, version, kind, input, state, max_retries,
-                   optional, remaining_deps, created_at)
-VALUES (:id, :job_id, :parent_id, :identifier, :version, :kind, :input, :state, :max_retries,
-        :optional, :remaining_deps, :now)
+INSERT INTO tasks (id, job_id, parent_id, identifier, version, kind, batch_key, input, state,
+                   max_retries, optional, remaining_deps, created_at)
+VALUES (:id, :job_id, :parent_id, :identifier, :version, :kind, :batch_key, :input, :state,
+        :max_retries, :optional, :remaining_deps, :now)
 RETURNING seq;
 
 -- name: insert_task_dep
@@ -103,8 +103,21 @@ WHERE seq IN (
       AND j.state IN ('QUEUED', 'STARTED')
     ORDER BY t.seq
     LIMIT :limit)
-RETURNING seq, id, job_id, identifier, version, input, attempt, failures, max_retries, optional,
-          lease_expires_at;
+RETURNING seq, id, job_id, identifier, version, batch_key, input, attempt, failures, max_retries,
+          optional, lease_expires_at;
+
+-- name: claim_batch
+UPDATE tasks SET state = 'RUNNING', attempt = attempt + 1, worker_id = :worker_id,
+    lease_expires_at = :expires, started_at = :now
+WHERE seq IN (
+    SELECT t.seq FROM tasks t JOIN jobs j ON j.id = t.job_id
+    WHERE t.state = 'QUEUED' AND t.remaining_deps = 0 AND t.run_after <= :now
+      AND t.kind = :kind AND t.batch_key = :batch_key
+      AND j.state IN ('QUEUED', 'STARTED')
+    ORDER BY t.seq
+    LIMIT :limit)
+RETURNING seq, id, job_id, identifier, version, batch_key, input, attempt, failures, max_retries,
+          optional, lease_expires_at;
 
 -- name: expired_leases
 SELECT seq, id, job_id, lease_losses FROM tasks
@@ -117,8 +130,8 @@ LIMIT :limit;
 UPDATE tasks SET attempt = attempt + 1, lease_losses = lease_losses + 1, worker_id = :worker_id,
     lease_expires_at = :expires, started_at = :now
 WHERE seq = :seq AND state = 'RUNNING' AND lease_expires_at < :now
-RETURNING seq, id, job_id, identifier, version, input, attempt, failures, max_retries, optional,
-          lease_expires_at;
+RETURNING seq, id, job_id, identifier, version, batch_key, input, attempt, failures, max_retries,
+          optional, lease_expires_at;
 
 -- name: renew_lease
 UPDATE tasks SET lease_expires_at = :expires

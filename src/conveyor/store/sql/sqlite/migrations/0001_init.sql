@@ -27,6 +27,7 @@ CREATE TABLE tasks (
     identifier       TEXT NOT NULL,
     version          TEXT NOT NULL,
     kind             TEXT NOT NULL,
+    batch_key        TEXT,             -- tasks with equal kind+batch_key may run as one batch
     input            TEXT NOT NULL,
     state            TEXT NOT NULL,
     max_retries      INTEGER NOT NULL DEFAULT 0,
@@ -45,6 +46,8 @@ CREATE TABLE tasks (
 );
 CREATE INDEX tasks_job ON tasks (job_id, seq);
 CREATE INDEX tasks_ready ON tasks (kind, seq) WHERE state = 'QUEUED' AND remaining_deps = 0;
+CREATE INDEX tasks_batch ON tasks (kind, batch_key, seq)
+    WHERE state = 'QUEUED' AND remaining_deps = 0 AND batch_key IS NOT NULL;
 CREATE INDEX tasks_leased ON tasks (lease_expires_at) WHERE state = 'RUNNING';
 
 CREATE TABLE task_deps (

@@ -1,0 +1,37 @@
+"""The typer application object and the error-to-message entry point."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from conveyor.exceptions import ConveyorError
+
+__all__ = ["app", "console", "err_console", "fail", "main"]
+
+app = typer.Typer(
+    name="conveyor",
+    help="Durable workflows with live progress for long GPU jobs.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print an error line and return the Exit to raise."""
+    err_console.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code)
+
+
+def main() -> None:
+    """Console entry point: run the app, print Conveyor errors without a traceback."""
+    try:
+        app()
+    except (ConveyorError, ValueError, LookupError, OSError) as exc:
+        err_console.print(f"[bold red]error:[/] {exc}")
+        sys.exit(1)
