@@ -538,15 +538,22 @@ class SqlStore:
         now: float,
         error: ErrorInfo | None = None,
     ) -> None:
-        """Change a job's state, with its event and webhook outbox row, in one transaction."""
-        tx.run(
+        """Change a job's state, with its event and webhook outbox row, in one transaction.
+
+        The update is conditional on the state read earlier, so two transactions racing
+        on one job (two runners, or a cancel and a completion) emit the change once.
+        """
+        changed = tx.run(
             "set_job_state",
             id=str(job["id"]),
             state=state.value,
+            from_state=job["state"],
             now=now,
             error=json.dumps(error.to_dict()) if error else None,
             finished_at=now if state.terminal else None,
         )
+        if changed != 1:
+            return
         data: dict[str, Any] = {"state": state.value}
         if error is not None:
             data["error"] = error.to_dict()

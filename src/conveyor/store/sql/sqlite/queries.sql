@@ -64,7 +64,7 @@ WHERE d.task_seq IN (SELECT seq FROM tasks WHERE job_id = :job_id);
 UPDATE jobs SET state = :state, error = :error,
     started_at = CASE WHEN :state = 'STARTED' THEN COALESCE(started_at, :now) ELSE started_at END,
     finished_at = :finished_at
-WHERE id = :id;
+WHERE id = :id AND state = :from_state;
 
 -- name: adjust_pending
 UPDATE jobs SET pending_tasks = pending_tasks + :delta WHERE id = :id
