@@ -1,0 +1,262 @@
+"""Job semantics through the public API: DAG order, optional tasks, retries, cancel, cache."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from conveyor import (
+    Client,
+    ExecutionContext,
+    JobState,
+    ProgressIndicator,
+    Task,
+    TaskCancelledError,
+    TaskState,
+)
+
+ORDER: list[str] = []
+ATTEMPTS: dict[str, int] = {}
+
+
+class Diamond(Task):
+    """a → (b, c) → d, submitted in an order that would run d first if deps were ignored."""
+
+    def execute(self, context: ExecutionContext) -> None:
+        a = context.submit_subtask(Step("a"))
+        b = context.submit_subtask(Step("b"), depends_on=[a])
+        c = context.submit_subtask(Step("c"), depends_on=[a])
+        context.submit_subtask(Step("d"), depends_on=[b, c])
+
+
+class Step(Task):
+    name: str
+
+    def execute(self, context: ExecutionContext) -> None:
+        ORDER.append(self.name)
+
+
+class Flaky(Task):
+    """Reports progress, then fails on its first ``fail_times`` attempts."""
+
+    key: str
+    fail_times: int
+
+    def execute(self, context: ExecutionContext) -> None:
+        ATTEMPTS[self.key] = ATTEMPTS.get(self.key, 0) + 1
+        context.progress("work").add(1)
+        context.progress("work").done(1)
+        context.job_cache[f"attempt-{context.attempt}"] = b"x"
+        context.submit_subtask(Step(f"child-of-attempt-{context.attempt}"))
+        if ATTEMPTS[self.key] <= self.fail_times:
+            raise RuntimeError(f"flaky failure {ATTEMPTS[self.key]}")
+
+
+class WithOptional(Task):
+    def execute(self, context: ExecutionContext) -> None:
+        bad = context.submit_subtask(Flaky("optional", 99), optional=True)
+        context.submit_subtask(Step("after-optional"), depends_on=[bad])
+
+
+class BadDeps(Task):
+    def execute(self, context: ExecutionContext) -> None:
+        context.submit_subtask(Step("x"), depends_on=["not-a-handle"])  # type: ignore[list-item]
+
+
+class Looper(Task):
+    """Reports progress in a loop until cancelled."""
+
+    def execute(self, context: ExecutionContext) -> None:
+        progress = context.progress("loop")
+        progress.add(1_000_000)
+        for _ in range(1_000_000):
+            time.sleep(0.01)
+            progress.done(1)
+        ORDER.append("looper-finished")
+
+
+@pytest.fixture(autouse=True)
+def _reset() -> None:
+    ORDER.clear()
+    ATTEMPTS.clear()
+
+
+def run(client: Client, *tasks: type[Task]) -> None:
+    client.runner(tasks=list(tasks), retry_backoff=0.0).run_all()
+
+
+def test_dag_order(client: Client) -> None:
+    job = client.jobs().submit("diamond", Diamond())
+    run(client, Diamond, Step)
+    assert ORDER[0] == "a" and ORDER[-1] == "d" and sorted(ORDER[1:3]) == ["b", "c"]
+    assert client.jobs().find(job.id).state is JobState.COMPLETED
+    tasks = client.jobs().tasks(job.id)
+    d = next(t for t in tasks if t.input == {"name": "d"})
+    assert len(d.depends_on) == 2
+
+
+def test_depends_on_must_name_earlier_siblings(client: Client) -> None:
+    job = client.jobs().submit("bad", BadDeps())
+    run(client, BadDeps, Step)
+    job = client.jobs().find(job.id)
+    assert job.state is JobState.FAILED
+    assert job.error is not None and "depends_on" in job.error.message
+
+
+def test_retry_counts_progress_of_last_attempt_only(client: Client) -> None:
+    job = client.jobs().submit("flaky", Flaky("k", 2), max_retries=2)
+    run(client, Flaky, Step)
+    job = client.jobs().find(job.id)
+    assert ATTEMPTS["k"] == 3
+    assert job.state is JobState.COMPLETED
+    assert job.progress == [ProgressIndicator("work", 1, 1)]
+    # subtasks and cache writes of the failed attempts were discarded
+    assert ORDER == ["child-of-attempt-3"]
+    keys = list(client.blobs.list(f"jobs/{job.id}/cache/"))
+    assert keys == [f"jobs/{job.id}/cache/attempt-3"]
+    [root] = [t for t in client.jobs().tasks(job.id) if t.parent_id is None]
+    assert root.attempt == 3 and root.failures == 2
+
+
+def test_exhausted_retries_fail_the_job_with_error(client: Client) -> None:
+    job = client.jobs().submit("flaky", Flaky("k", 5), max_retries=1)
+    run(client, Flaky, Step)
+    job = client.jobs().find(job.id)
+    assert job.state is JobState.FAILED
+    assert job.error is not None
+    assert job.error.type == "RuntimeError" and job.error.message == "flaky failure 2"
+    assert "Traceback" in job.error.traceback
+    assert all(p.total == p.done == 0 for p in job.progress)  # failed attempts discarded
+
+    # retry: the failed task runs again (and succeeds now)
+    ATTEMPTS["k"] = 10
+    job = client.jobs().retry(job.id)
+    assert job.state is JobState.STARTED
+    run(client, Flaky, Step)
+    job = client.jobs().find(job.id)
+    assert job.state is JobState.COMPLETED and job.error is None
+    assert job.progress == [ProgressIndicator("work", 1, 1)]
+
+
+def test_optional_failure_lets_the_job_go_on(client: Client) -> None:
+    job = client.jobs().submit("optional", WithOptional())
+    run(client, WithOptional, Flaky, Step)
+    job = client.jobs().find(job.id)
+    assert job.state is JobState.COMPLETED
+    states = {t.identifier: t.state for t in client.jobs().tasks(job.id)}
+    assert states["Flaky"] is TaskState.FAILED_OPTIONAL
+    assert "after-optional" in ORDER
+
+
+def test_cancel_interrupts_a_running_task(client: Client) -> None:
+    job = client.jobs().submit("loop", Looper())
+    runner = client.runner(tasks=[Looper], cancel_check_interval=0.1)
+    thread = threading.Thread(target=runner.run_all)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not client.jobs().find(job.id).progress or not client.jobs().find(job.id).progress[
+        0
+    ].done:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    client.jobs().cancel(job.id)
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+    assert "looper-finished" not in ORDER
+    job = client.jobs().find(job.id)
+    assert job.state is JobState.CANCELED
+    assert client.jobs().tasks(job.id)[0].state is TaskState.CANCELED
+
+
+def test_cancel_queued_job_never_starts(client: Client) -> None:
+    job = client.jobs().submit("diamond", Diamond())
+    client.jobs().cancel(job.id)
+    run(client, Diamond, Step)
+    assert ORDER == []
+    assert client.jobs().find(job.id).state is JobState.CANCELED
+    # retry runs it
+    client.jobs().retry(job.id)
+    run(client, Diamond, Step)
+    assert client.jobs().find(job.id).state is JobState.COMPLETED
+    assert len(ORDER) == 4
+
+
+def test_live_progress_is_visible_while_the_task_runs(client: Client) -> None:
+    job = client.jobs().submit("loop", Looper())
+    runner = client.runner(tasks=[Looper])
+    thread = threading.Thread(target=runner.run_all)
+    thread.start()
+    try:
+        seen = []
+        deadline = time.monotonic() + 5
+        while len(seen) < 3 and time.monotonic() < deadline:
+            progress = client.jobs().find(job.id).progress
+            if progress and (not seen or progress[0].done > seen[-1]):
+                seen.append(progress[0].done)
+            time.sleep(0.05)
+        assert len(seen) >= 3, seen  # increasing values observed while running
+        assert client.jobs().find(job.id).state is JobState.STARTED
+    finally:
+        client.jobs().cancel(job.id)
+        thread.join(timeout=10)
+
+
+def test_progress_amounts_are_validated(client: Client) -> None:
+    from conveyor.workflows.context import ExecutionContext as Ctx
+
+    ctx = Ctx(job_id=job_uuid(), task_id=job_uuid(), attempt=1, blobs=client.blobs)
+    for bad in (-1, 1.5, "1", None):
+        with pytest.raises(ValueError):
+            ctx.progress("x").add(bad)  # type: ignore[arg-type]
+        with pytest.raises(ValueError):
+            ctx.progress("x").done(bad)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        ctx.progress("")
+    ctx._interrupt_with(TaskCancelledError("stop"), cancelled=True)
+    assert ctx.cancelled
+    with pytest.raises(TaskCancelledError):
+        ctx.progress("x").done(1)
+
+
+def job_uuid():  # type: ignore[no-untyped-def]
+    import uuid
+
+    return uuid.uuid4()
+
+
+def test_job_cache_groups_and_iteration(client: Client) -> None:
+    from conveyor.workflows.context import ExecutionContext as Ctx
+
+    ctx = Ctx(job_id=job_uuid(), task_id=job_uuid(), attempt=1, blobs=client.blobs)
+    cache = ctx.job_cache
+    cache["a"] = b"1"
+    cache.group("g")["b"] = b"2"
+    assert "a" in cache and "g/b" in cache and "zz" not in cache
+    assert cache.group("g")["b"] == b"2"
+    assert list(cache) == ["a", "g/b"]
+    assert list(cache.group("g")) == ["b"]
+    with pytest.raises(KeyError):
+        cache["missing"]
+    with pytest.raises(TypeError):
+        cache["s"] = "not bytes"  # type: ignore[assignment]
+    with pytest.raises(ValueError):
+        cache["../escape"] = b"x"
+    cache.commit()
+    assert list(Ctx(job_id=ctx.job_id, task_id=job_uuid(), attempt=1,
+                    blobs=client.blobs).job_cache) == ["a", "g/b"]
+
+
+def test_query_filters(client: Client) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    a = client.jobs().submit("alpha", Step("x"))
+    b = client.jobs().submit("beta", Flaky("q", 9))
+    run(client, Step, Flaky)
+    jobs = client.jobs()
+    assert [j.id for j in jobs.query(states=[JobState.FAILED])] == [b.id]
+    assert [j.id for j in jobs.query(name="alpha")] == [a.id]
+    assert [j.id for j in jobs.query()] == [b.id, a.id]
+    assert jobs.query(since=datetime.now(UTC) + timedelta(seconds=5)) == []
+    assert len(jobs.query(until=datetime.now(UTC) + timedelta(seconds=5), limit=1)) == 1
