@@ -32,9 +32,18 @@ def drain(processes: int, n: int) -> float:
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE.parent / "src"), str(HERE)]))
         workers = [
             subprocess.Popen(
-                [sys.executable, "-m", "conveyor.cli", "worker", str(HERE / "bench_tasks.py"),
-                 "--database-url", url],
-                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                [
+                    sys.executable,
+                    "-m",
+                    "conveyor.cli",
+                    "worker",
+                    str(HERE / "bench_tasks.py"),
+                    "--database-url",
+                    url,
+                ],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
             )
             for _ in range(processes)
         ]

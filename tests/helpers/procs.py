@@ -13,15 +13,16 @@ def start_worker(
     db_url: str, env: dict[str, str], *extra: str, module: str = "helpers.proc_tasks"
 ) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "conveyor.cli", "worker", module, "--database-url", db_url,
-         *extra],
+        [sys.executable, "-m", "conveyor.cli", "worker", module, "--database-url", db_url, *extra],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float = 60.0, interval: float = 0.05) -> None:
+def wait_until(
+    predicate: Callable[[], bool], timeout: float = 60.0, interval: float = 0.05
+) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:

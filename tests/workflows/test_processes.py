@@ -88,7 +88,8 @@ def test_zombie_runner_late_writes_are_rejected(
     [task] = client.jobs().tasks(job.id)
     assert task.attempt == 2
     completed = [
-        e for e in client.store.events_after(job.id)
+        e
+        for e in client.store.events_after(job.id)
         if e.type == "state" and e.data["state"] == "COMPLETED"
     ]
     assert len(completed) == 1

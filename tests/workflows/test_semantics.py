@@ -156,9 +156,9 @@ def test_cancel_interrupts_a_running_task(client: Client) -> None:
     thread = threading.Thread(target=runner.run_all)
     thread.start()
     deadline = time.monotonic() + 10
-    while not client.jobs().find(job.id).progress or not client.jobs().find(job.id).progress[
-        0
-    ].done:
+    while (
+        not client.jobs().find(job.id).progress or not client.jobs().find(job.id).progress[0].done
+    ):
         assert time.monotonic() < deadline
         time.sleep(0.02)
     client.jobs().cancel(job.id)
@@ -244,8 +244,9 @@ def test_job_cache_groups_and_iteration(client: Client) -> None:
     with pytest.raises(ValueError):
         cache["../escape"] = b"x"
     cache.commit()
-    assert list(Ctx(job_id=ctx.job_id, task_id=job_uuid(), attempt=1,
-                    blobs=client.blobs).job_cache) == ["a", "g/b"]
+    assert list(
+        Ctx(job_id=ctx.job_id, task_id=job_uuid(), attempt=1, blobs=client.blobs).job_cache
+    ) == ["a", "g/b"]
 
 
 def test_query_filters(client: Client) -> None:

@@ -64,8 +64,17 @@ class Holder(Task):
 
 def sample() -> Everything:
     return Everything(
-        "n", 3, 0.5, True, ["a", "b"], {"w": 1.5}, Color.BLUE,
-        datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), uuid4(), b"\x00\xffbytes", Point(1, 2),
+        "n",
+        3,
+        0.5,
+        True,
+        ["a", "b"],
+        {"w": 1.5},
+        Color.BLUE,
+        datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        uuid4(),
+        b"\x00\xffbytes",
+        Point(1, 2),
     )
 
 
