@@ -22,7 +22,7 @@ from conveyor import Client, JobState
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_tasks import FanOut, NoOpTask, ProgressLoop  # noqa: E402
+from bench_tasks import FanOut, ProgressLoop  # noqa: E402
 
 
 def drain(processes: int, n: int) -> float:

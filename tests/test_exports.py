@@ -30,7 +30,7 @@ EXPECTED = {
 
 
 def test_public_names_are_exported() -> None:
-    assert EXPECTED <= set(conveyor.__all__)
+    assert set(conveyor.__all__) >= EXPECTED
     for name in conveyor.__all__:
         assert hasattr(conveyor, name), name
 

@@ -12,7 +12,6 @@ import pytest
 
 from conveyor import Client, ExecutionContext, SerializationError, Task, TaskState
 
-
 SEEN: list[Task] = []
 
 
