@@ -5,6 +5,7 @@ from __future__ import annotations
 from conveyor.store.base import Store
 from conveyor.store.records import (
     ClaimedTask,
+    Completion,
     LeaseStatus,
     NewJob,
     NewResult,
@@ -14,6 +15,7 @@ from conveyor.store.records import (
 
 __all__ = [
     "ClaimedTask",
+    "Completion",
     "LeaseStatus",
     "NewJob",
     "NewResult",

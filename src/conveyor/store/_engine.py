@@ -29,6 +29,7 @@ from conveyor.models import (
 from conveyor.store._connector import Connector, Row, Transaction
 from conveyor.store.records import (
     ClaimedTask,
+    Completion,
     LeaseStatus,
     NewJob,
     NewResult,
@@ -369,38 +370,48 @@ class SqlStore:
         subtasks: Sequence[NewTask] = (),
         results: Sequence[NewResult] = (),
     ) -> None:
+        completion = Completion(task_id, attempt, tuple(progress), tuple(subtasks), tuple(results))
+        with self.db.transaction() as tx:
+            if not self._complete(tx, completion, time.time()):
+                raise LeaseLostError(f"task {task_id} attempt {attempt} no longer holds its lease")
+
+    def complete_tasks(self, completions: Sequence[Completion]) -> set[UUID]:
         with self.db.transaction() as tx:
             now = time.time()
-            row = tx.one(
-                "finish_attempt",
-                id=str(task_id),
-                attempt=attempt,
-                state=TaskState.COMPUTED.value,
+            return {c.task_id for c in completions if not self._complete(tx, c, now)}
+
+    def _complete(self, tx: Transaction, c: Completion, now: float) -> bool:
+        row = tx.one(
+            "finish_attempt",
+            id=str(c.task_id),
+            attempt=c.attempt,
+            state=TaskState.COMPUTED.value,
+            now=now,
+            error=None,
+        )
+        if row is None:
+            return False
+        job_id = _uuid(row["job_id"])
+        if c.progress:
+            self._write_progress(tx, row, c.attempt, c.progress, now)
+        for result in c.results:
+            tx.run(
+                "insert_result",
+                job_id=str(job_id),
+                name=result.name,
+                content_type=result.content_type,
+                size=result.size,
+                blob_key=result.blob_key,
+                task_id=str(c.task_id),
                 now=now,
-                error=None,
             )
-            if row is None:
-                raise LeaseLostError(f"task {task_id} attempt {attempt} no longer holds its lease")
-            job_id = _uuid(row["job_id"])
-            if progress:
-                self._write_progress(tx, row, attempt, progress, now)
-            for result in results:
-                tx.run(
-                    "insert_result",
-                    job_id=str(job_id),
-                    name=result.name,
-                    content_type=result.content_type,
-                    size=result.size,
-                    blob_key=result.blob_key,
-                    task_id=str(task_id),
-                    now=now,
-                )
-            if subtasks:
-                job = tx.one("get_job", id=str(job_id))
-                live = job is not None and job["state"] in _LIVE_JOB_STATES
-                state = TaskState.QUEUED if live else TaskState.CANCELED
-                self._insert_tasks(tx, job_id, task_id, subtasks, state, now)
-            self._task_finished(tx, row, TaskState.COMPUTED, now)
+        if c.subtasks:
+            job = tx.one("get_job", id=str(job_id))
+            live = job is not None and job["state"] in _LIVE_JOB_STATES
+            state = TaskState.QUEUED if live else TaskState.CANCELED
+            self._insert_tasks(tx, job_id, c.task_id, c.subtasks, state, now)
+        self._task_finished(tx, row, TaskState.COMPUTED, now)
+        return True
 
     def fail_task(
         self, task_id: UUID, attempt: int, error: ErrorInfo, retry_at: float | None

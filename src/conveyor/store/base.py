@@ -15,6 +15,7 @@ from uuid import UUID
 from conveyor.models import ErrorInfo, Event, Job, JobState, ProgressIndicator, TaskInfo
 from conveyor.store.records import (
     ClaimedTask,
+    Completion,
     LeaseStatus,
     NewJob,
     NewResult,
@@ -134,6 +135,13 @@ class Store(Protocol):
         """Commit a successful attempt with its subtasks, final progress and results.
 
         Raises LeaseLostError if this attempt no longer owns the task.
+        """
+        ...
+
+    def complete_tasks(self, completions: Sequence[Completion]) -> set[UUID]:
+        """Commit several successful attempts in one transaction (short tasks run in a batch).
+
+        Returns the ids of tasks whose attempt was fenced off (lease lost); the others commit.
         """
         ...
 

@@ -5,7 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from uuid import UUID
 
-__all__ = ["ClaimedTask", "LeaseStatus", "NewJob", "NewResult", "NewTask", "ProgressValue"]
+__all__ = [
+    "ClaimedTask",
+    "Completion",
+    "LeaseStatus",
+    "NewJob",
+    "NewResult",
+    "NewTask",
+    "ProgressValue",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,3 +94,14 @@ class LeaseStatus:
 
     lost: frozenset[UUID] = field(default_factory=frozenset)
     cancelled: frozenset[UUID] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """A successful attempt to commit: its final progress, subtasks and results."""
+
+    task_id: UUID
+    attempt: int
+    progress: tuple[ProgressValue, ...] = ()
+    subtasks: tuple[NewTask, ...] = ()
+    results: tuple[NewResult, ...] = ()

@@ -31,7 +31,7 @@ from conveyor.exceptions import (
     UnknownTaskError,
 )
 from conveyor.models import ErrorInfo
-from conveyor.store import ClaimedTask, LeaseStatus, NewResult, Store
+from conveyor.store import ClaimedTask, Completion, LeaseStatus, NewResult, Store
 from conveyor.workflows._serde import decode_input
 from conveyor.workflows.context import ExecutionContext
 from conveyor.workflows.task import Task, task_identifier
@@ -86,6 +86,8 @@ class Runner:
         self.executed = 0
 
         self._held: dict[uuid.UUID, ClaimedTask] = {}
+        self._keep_held: set[uuid.UUID] = set()  # done, commit deferred: keep renewing
+        self._deferred: list[Completion] | None = None
         self._held_lock = threading.Lock()
         self._current: list[tuple[ClaimedTask, ExecutionContext]] = []
         self._wake = threading.Event()
@@ -143,16 +145,32 @@ class Runner:
             for ct in claimed:
                 self._held[ct.id] = ct
         started = time.monotonic()
-        for index, ct in enumerate(claimed):
-            if self._stopping.is_set():
-                for rest in claimed[index:]:
-                    self._hand_back(rest)
-                break
-            self._execute(ct)
+        # Several claimed tasks means they are short: commit their successes together.
+        self._deferred = [] if len(claimed) > 1 else None
+        try:
+            for index, ct in enumerate(claimed):
+                if self._stopping.is_set():
+                    for rest in claimed[index:]:
+                        self._hand_back(rest)
+                    break
+                self._execute(ct)
+        finally:
+            self._flush_deferred()
         per_task = (time.monotonic() - started) / len(claimed)
         # Prefetch more only while tasks are short, so long tasks stay spread over runners.
         self._batch = min(limit * 2, self.max_prefetch) if per_task < 0.01 else 1
         return True
+
+    def _flush_deferred(self) -> None:
+        deferred, self._deferred = self._deferred, None
+        if not deferred:
+            return
+        lost = self.store.complete_tasks(deferred)
+        for task_id in lost:
+            log.warning("task %s lost its lease; its result is discarded", task_id)
+        with self._held_lock:
+            for completion in deferred:
+                self._held.pop(completion.task_id, None)
 
     def _context(self, ct: ClaimedTask) -> ExecutionContext:
         return ExecutionContext(
@@ -250,7 +268,9 @@ class Runner:
         self._current = []
         with self._held_lock:
             for ct in batch:
-                self._held.pop(ct.id, None)
+                if ct.id not in self._keep_held:
+                    self._held.pop(ct.id, None)
+            self._keep_held.clear()
         self.executed += len(batch)
 
     def _commit(self, ct: ClaimedTask, ctx: ExecutionContext) -> None:
@@ -260,9 +280,20 @@ class Runner:
             key = ctx.result_key(name)
             self.blobs.put(key, data, content_type)
             results.append(NewResult(name, content_type, len(data), key))
-        self.store.complete_task(
-            ct.id, ct.attempt, progress=ctx._snapshot(), subtasks=ctx._subtasks, results=results
+        completion = Completion(
+            ct.id, ct.attempt, tuple(ctx._snapshot()), tuple(ctx._subtasks), tuple(results)
         )
+        if self._deferred is not None and not ctx._subtasks:
+            self._deferred.append(completion)
+            self._keep_held.add(ct.id)
+        else:
+            self.store.complete_task(
+                ct.id,
+                ct.attempt,
+                progress=completion.progress,
+                subtasks=completion.subtasks,
+                results=completion.results,
+            )
 
     def _fail(self, ct: ClaimedTask, exc: BaseException) -> None:
         error = ErrorInfo(
