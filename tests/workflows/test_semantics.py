@@ -261,3 +261,22 @@ def test_query_filters(client: Client) -> None:
     assert [j.id for j in jobs.query()] == [b.id, a.id]
     assert jobs.query(since=datetime.now(UTC) + timedelta(seconds=5)) == []
     assert len(jobs.query(until=datetime.now(UTC) + timedelta(seconds=5), limit=1)) == 1
+
+
+class Publisher(Task):
+    def execute(self, context: ExecutionContext) -> None:
+        context.publish("preview", {"url": "/x.png", "step": 1})
+        with pytest.raises(ValueError):
+            context.publish("state", {})
+
+
+def test_published_events_reach_the_job_event_log(client: Client) -> None:
+    job = client.jobs().submit("pub", Publisher())
+    run(client, Publisher)
+    events = client.store.events_after(job.id)
+    previews = [e for e in events if e.type == "preview"]
+    assert len(previews) == 1 and previews[0].data["url"] == "/x.png"
+    assert [e.data["state"] for e in events if e.type == "state"] == [
+        "QUEUED", "STARTED", "COMPLETED"
+    ]
+    assert events == sorted(events, key=lambda e: e.id)

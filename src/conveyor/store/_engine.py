@@ -348,7 +348,12 @@ class SqlStore:
             return LeaseStatus(frozenset(lost), self._cancelled(tx, [t for t, _ in leases]))
 
     def flush_progress(
-        self, task_id: UUID, attempt: int, values: Sequence[ProgressValue], lease_seconds: float
+        self,
+        task_id: UUID,
+        attempt: int,
+        values: Sequence[ProgressValue],
+        lease_seconds: float,
+        events: Sequence[tuple[str, dict[str, Any]]] = (),
     ) -> LeaseStatus:
         with self.db.transaction() as tx:
             now = time.time()
@@ -359,6 +364,8 @@ class SqlStore:
                 return LeaseStatus(lost=frozenset({task_id}))
             if values:
                 self._write_progress(tx, row, attempt, values, now)
+            for type_, data in events:
+                self._event(tx, _uuid(row["job_id"]), type_, {**data, "task_id": str(task_id)}, now)
             return LeaseStatus(cancelled=self._cancelled(tx, [task_id]))
 
     def complete_task(

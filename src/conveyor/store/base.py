@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
 from conveyor.models import ErrorInfo, Event, Job, JobState, ProgressIndicator, TaskInfo
@@ -118,9 +118,14 @@ class Store(Protocol):
         ...
 
     def flush_progress(
-        self, task_id: UUID, attempt: int, values: Sequence[ProgressValue], lease_seconds: float
+        self,
+        task_id: UUID,
+        attempt: int,
+        values: Sequence[ProgressValue],
+        lease_seconds: float,
+        events: Sequence[tuple[str, dict[str, Any]]] = (),
     ) -> LeaseStatus:
-        """Store an attempt's live progress (fenced) and extend its lease."""
+        """Store an attempt's live progress and published events (fenced); extend its lease."""
         ...
 
     def complete_task(

@@ -9,12 +9,13 @@ it while the task runs, and each flush is fenced by the attempt number.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from conveyor.store.records import NewTask, ProgressValue
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from conveyor.workflows.task import Task
 
 __all__ = ["ExecutionContext", "ProgressHandle", "TaskHandle"]
+
+_RESERVED_EVENTS = frozenset({"state", "progress"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +107,7 @@ class ExecutionContext:
         self._progress: dict[str | None, list[int]] = {}
         self._handles: dict[str | None, ProgressHandle] = {}
         self._results: list[tuple[str, bytes, str]] = []
+        self._events: list[tuple[str, dict[str, Any]]] = []
         self._interrupt: BaseException | None = None
         self._cancelled = False
         self._dirty = False
@@ -184,6 +188,21 @@ class ExecutionContext:
         if self._interrupt is not None:
             raise self._interrupt
 
+    def publish(self, event_type: str, data: dict[str, Any]) -> None:
+        """Publish a live event of the job (e.g. a preview image URL) to its event stream.
+
+        Events go out with the next progress flush and are fenced like progress: a
+        stale attempt's events are dropped. Types ``state`` and ``progress`` are reserved.
+        """
+        if not isinstance(event_type, str) or not event_type or event_type in _RESERVED_EVENTS:
+            raise ValueError(f"invalid event type {event_type!r}")
+        if self._interrupt is not None:
+            raise self._interrupt
+        json.dumps(data)  # fail here, in the task, if it cannot be stored
+        self._events.append((event_type, dict(data)))
+        if not self._dirty:
+            self._mark_dirty()
+
     # -- results --------------------------------------------------------------------------
     def save_result(
         self, name: str, data: bytes, content_type: str = "application/octet-stream"
@@ -212,6 +231,10 @@ class ExecutionContext:
         return [
             ProgressValue(label, cell[0], cell[1]) for label, cell in list(self._progress.items())
         ]
+
+    def _take_events(self) -> list[tuple[str, dict[str, Any]]]:
+        events, self._events = self._events, []
+        return events
 
     def _interrupt_with(self, exc: BaseException, *, cancelled: bool = False) -> None:
         if cancelled:

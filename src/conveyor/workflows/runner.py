@@ -274,6 +274,13 @@ class Runner:
         self.executed += len(batch)
 
     def _commit(self, ct: ClaimedTask, ctx: ExecutionContext) -> None:
+        events = ctx._take_events()
+        if events:  # published since the last flush: send them before the completion
+            self._apply(
+                self.store.flush_progress(
+                    ct.id, ct.attempt, ctx._snapshot(), self.lease_seconds, events=events
+                )
+            )
         ctx.job_cache.commit()
         results = []
         for name, data, content_type in ctx._results:
@@ -334,7 +341,11 @@ class Runner:
                         time.sleep(wait)  # coalesce updates that arrive in a burst
                     for ct, ctx in dirty:
                         status = self.store.flush_progress(
-                            ct.id, ct.attempt, ctx._snapshot(), self.lease_seconds
+                            ct.id,
+                            ct.attempt,
+                            ctx._snapshot(),
+                            self.lease_seconds,
+                            events=ctx._take_events(),
                         )
                         self._apply(status)
                     last_flush = time.monotonic()
