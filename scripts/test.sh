@@ -13,10 +13,4 @@ pip_install() { "$PY" -m pip install -q --disable-pip-version-check "$@"; }
   || pip_install torch==2.13.0
 pip_install -e ".[server,postgres,s3,diffusion,dev]"
 
-# Debian's chromium for the browser tests, if missing.
-if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null; then
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
-    >/dev/null 2>&1 || echo "warning: could not install chromium; browser tests will skip" >&2
-fi
-
 exec "$PY" -m pytest -q "$@"
