@@ -10,6 +10,7 @@ from conveyor.exceptions import (
     TaskCancelledError,
 )
 from conveyor.models import ErrorInfo, Job, JobState, ProgressIndicator, TaskInfo, TaskState
+from conveyor.remote import AsyncClient
 from conveyor.workflows import (
     Client,
     ExecutionContext,
@@ -23,6 +24,7 @@ from conveyor.workflows import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "AsyncClient",
     "Client",
     "ConveyorError",
     "ErrorInfo",

@@ -26,7 +26,10 @@ def conveyor(
 def test_demo_runs_the_main_job_in_the_current_directory(
     tmp_path: Path, subprocess_env: dict[str, str]
 ) -> None:
-    result = conveyor("demo", "--ticks", "3", "--steps", "3", env=subprocess_env, cwd=tmp_path)
+    result = conveyor(
+        "demo", "--example", "countdown", "--ticks", "3", "--steps", "3",
+        env=subprocess_env, cwd=tmp_path,
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "COMPLETED" in result.stdout
     assert (tmp_path / "conveyor.db").exists()

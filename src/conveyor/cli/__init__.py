@@ -12,7 +12,9 @@ import importlib
 from conveyor.cli._app import app, main
 
 # Modules that add commands to ``app`` when imported.
-_COMMAND_MODULES = ("worker", "jobs", "demo")
+_COMMAND_MODULES = (
+    "worker", "jobs", "demo", "notifier", "serve", "dev", "submit", "watch", "keys", "db"
+)
 
 for _name in _COMMAND_MODULES:
     importlib.import_module(f"conveyor.cli.{_name}")

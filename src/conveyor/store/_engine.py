@@ -26,7 +26,11 @@ from conveyor.models import (
     TaskInfo,
     TaskState,
 )
+from conveyor.store._api import ApiStoreMixin
 from conveyor.store._connector import Connector, Row, Transaction
+from conveyor.store._outbox import OutboxMixin
+from conveyor.store._retention import RetentionMixin
+from conveyor.store._wakeup import WakeupMixin
 from conveyor.store.records import (
     ClaimedTask,
     Completion,
@@ -84,7 +88,7 @@ def _claimed(r: Row) -> ClaimedTask:
     )
 
 
-class SqlStore:
+class SqlStore(ApiStoreMixin, OutboxMixin, RetentionMixin, WakeupMixin):
     """The Store protocol implemented over a Connector."""
 
     def __init__(self, connector: Connector) -> None:
@@ -105,7 +109,9 @@ class SqlStore:
                             "Idempotency-Key was already used with a different request"
                         )
                     return self._job(tx, _uuid(row["id"]))
-            now = time.time()
+            # Whole microseconds: Job.submitted_at (a datetime) then round-trips to the stored
+            # float exactly, so (submitted_at, id) cursors and since/until filters are exact.
+            now = round(time.time(), 6)
             tx.run(
                 "insert_job",
                 id=str(job.id),
@@ -379,11 +385,13 @@ class SqlStore:
     ) -> None:
         completion = Completion(task_id, attempt, tuple(progress), tuple(subtasks), tuple(results))
         with self.db.transaction() as tx:
+            self._lock_jobs(tx, [task_id])
             if not self._complete(tx, completion, time.time()):
                 raise LeaseLostError(f"task {task_id} attempt {attempt} no longer holds its lease")
 
     def complete_tasks(self, completions: Sequence[Completion]) -> set[UUID]:
         with self.db.transaction() as tx:
+            self._lock_jobs(tx, [c.task_id for c in completions])
             now = time.time()
             return {c.task_id for c in completions if not self._complete(tx, c, now)}
 
@@ -424,6 +432,7 @@ class SqlStore:
         self, task_id: UUID, attempt: int, error: ErrorInfo, retry_at: float | None
     ) -> bool:
         with self.db.transaction() as tx:
+            self._lock_jobs(tx, [task_id])
             now = time.time()
             current = tx.one("running_attempt", id=str(task_id), attempt=attempt)
             if current is None:
@@ -454,6 +463,7 @@ class SqlStore:
 
     def ack_cancel(self, task_id: UUID, attempt: int) -> None:
         with self.db.transaction() as tx:
+            self._lock_jobs(tx, [task_id])
             now = time.time()
             row = tx.one(
                 "finish_attempt",
@@ -526,6 +536,12 @@ class SqlStore:
                 tx.run("insert_task_dep", task_seq=row["seq"], dep_seq=seqs[dep])
         if parent_id is not None and state is TaskState.QUEUED:
             tx.one("adjust_pending", id=str(job_id), delta=len(tasks))
+
+    def _lock_jobs(self, tx: Transaction, task_ids: Sequence[UUID]) -> None:
+        """Lock the jobs of these tasks first, in one global order (by id), before any of
+        their task rows: concurrent commits on PostgreSQL then cannot deadlock on job and
+        dependent rows. (A plain read on SQLite, whose write transactions take turns.)"""
+        tx.all("lock_jobs_of_tasks", ids=[str(t) for t in task_ids])
 
     def _task_finished(
         self,

@@ -7,12 +7,19 @@ state change, its event and its webhook outbox row always commit together.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
 from conveyor.models import ErrorInfo, Event, Job, JobState, ProgressIndicator, TaskInfo
+from conveyor.store._api import ApiKey, TimingStats
+from conveyor.store._outbox import (
+    AttemptOutcome,
+    OutboxMessage,
+    WebhookDelivery,
+)
 from conveyor.store.records import (
     ClaimedTask,
     Completion,
@@ -178,6 +185,111 @@ class Store(Protocol):
 
     def last_event_id(self) -> int:
         """The newest event id (0 when there is none)."""
+        ...
+
+    # -- HTTP API: tenants, API keys, timings (store/_api.py) -------------------------------
+    def ensure_tenant(self, tenant: str) -> str:
+        """Create the tenant (with its webhook secret) if missing; return its webhook secret."""
+        ...
+
+    def get_tenant_secret(self, tenant: str) -> str:
+        """The tenant's ``whsec_`` webhook signing secret, creating the tenant on first use."""
+        ...
+
+    def create_api_key(self, tenant: str) -> tuple[ApiKey, str]:
+        """Create a key for ``tenant`` (created if missing); return it and the one-time token."""
+        ...
+
+    def authenticate_api_key(self, token: str) -> str | None:
+        """The tenant of an active key, or None for an unknown or revoked one."""
+        ...
+
+    def list_api_keys(
+        self, tenant: str | None = None, *, include_revoked: bool = False
+    ) -> list[ApiKey]:
+        """Keys oldest first, optionally of one tenant."""
+        ...
+
+    def revoke_api_key(self, key: str) -> ApiKey:
+        """Revoke a key by id or value; ApiKeyNotFoundError if no active key matches."""
+        ...
+
+    def count_api_keys(self) -> int:
+        """How many keys are active."""
+        ...
+
+    def job_cursor(self, job_id: UUID) -> tuple[float, UUID]:
+        """The exact (submitted_at, id) key of a job for ``query_jobs(before=...)``."""
+        ...
+
+    def timing_stats(self, name: str) -> TimingStats:
+        """Recent task and job durations and busy workers, for ETA estimates."""
+        ...
+
+    def recent_task_durations(self, limit: int = 1000) -> list[tuple[str, float]]:
+        """(identifier, seconds) of recently completed tasks, for metrics."""
+        ...
+
+    # -- webhooks: outbox and delivery log (store/_outbox.py) ------------------------------
+    def claim_webhooks(
+        self, worker_id: str, *, limit: int = 16, lease_seconds: float = 60.0
+    ) -> list[OutboxMessage]:
+        """Lease up to ``limit`` due PENDING messages (oldest first), bumping their attempt
+        counter. A message waits while an older message of its job is PENDING (ordering);
+        a leased message is invisible to other dispatchers until ``lease_seconds`` pass."""
+        ...
+
+    def record_webhook_attempt(self, message: OutboxMessage, outcome: AttemptOutcome) -> bool:
+        """Log one attempt and move its message on (delivered, failed, or due at
+        ``outcome.retry_at``) in one transaction. False if the lease was lost meanwhile
+        (the log row is still written; the message is left to the newer attempt)."""
+        ...
+
+    def list_webhook_deliveries(
+        self, job_id: UUID, tenant: str | None = None, *, limit: int = 1000
+    ) -> list[WebhookDelivery]:
+        """A job's delivery log, oldest first; JobNotFoundError if absent (or other tenant)."""
+        ...
+
+    def list_webhook_messages(self, job_id: UUID, tenant: str | None = None) -> list[OutboxMessage]:
+        """A job's outbox messages with their status, oldest first."""
+        ...
+
+    def redeliver_webhook(
+        self, job_id: UUID, delivery_id: int, tenant: str | None = None
+    ) -> OutboxMessage:
+        """Make the message of a logged delivery due now, same webhook-id, fresh retry budget.
+
+        DeliveryNotFoundError (a JobNotFoundError) for an unknown delivery,
+        InvalidStateError while an attempt of that message is in flight.
+        """
+        ...
+
+    # -- wake-up hints and retention (store/_wakeup.py, store/_retention.py) --------------
+    def wait_for_work(self, timeout: float, stop: threading.Event | None = None) -> bool:
+        """Block until a task may have become runnable (a hint: PostgreSQL LISTEN/NOTIFY),
+        ``stop`` is set, or ``timeout`` passed; True when woken by a hint. Callers poll
+        anyway, so an engine without hints (SQLite) just waits."""
+        ...
+
+    def listen_events(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback()`` from a background thread whenever events were appended (one
+        listening connection per store); returns the unsubscribe function. A hint only:
+        subscribers still read ``events_since``. SQLite: never called back."""
+        ...
+
+    def cleanup(
+        self,
+        *,
+        event_retention_seconds: float | None = None,
+        job_retention_seconds: float | None = None,
+        now: float | None = None,
+        batch_size: int = 1000,
+        on_jobs_deleted: Callable[[list[UUID]], None] | None = None,
+    ) -> dict[str, int]:
+        """Delete old events and long-finished jobs (with all their rows) in small
+        transactions; retentions default to the settings, 0 keeps forever. Returns
+        ``{"jobs": n, "events": n}``."""
         ...
 
     def close(self) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from conveyor.exceptions import SchemaVersionError, StoreError
+from conveyor.exceptions import ConflictError, SchemaVersionError, StoreError
 from conveyor.store._connector import Row
 from conveyor.store._engine import SqlStore
 from conveyor.store._sql import load_migrations, load_queries
@@ -118,8 +118,12 @@ class SQLiteConnector:
             self._begin(conn, write)
             try:
                 yield _Tx(conn, self.queries)
-            except BaseException:
+            except BaseException as exc:
                 conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.IntegrityError):
+                    raise ConflictError(f"conflicts with stored data: {exc}") from exc
+                if isinstance(exc, sqlite3.Error):
+                    raise StoreError(f"SQLite: {exc}") from exc
                 raise
             try:
                 conn.execute("COMMIT")

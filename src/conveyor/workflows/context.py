@@ -203,6 +203,16 @@ class ExecutionContext:
         if not self._dirty:
             self._mark_dirty()
 
+    @property
+    def blobs(self) -> BlobStore:
+        """The job's blob store, written at once (not with the attempt's commit).
+
+        For ephemeral live artifacts, such as diffusion previews announced with
+        :meth:`publish`, that clients must fetch while the task still runs; durable
+        outputs belong in :meth:`save_result` or :attr:`job_cache`.
+        """
+        return self._blobs
+
     # -- results --------------------------------------------------------------------------
     def save_result(
         self, name: str, data: bytes, content_type: str = "application/octet-stream"

@@ -106,7 +106,9 @@ class Runner:
                     continue
                 if not self.store.has_pending_work(self.kinds):
                     break
-                self._idle.wait(self.poll_interval)
+                # A wake-up hint (PostgreSQL NOTIFY) ends the wait early; polling stays the
+                # fallback. stop() sets _idle, which ends it too.
+                self.store.wait_for_work(self.poll_interval, self._idle)
         return self.executed
 
     def run_forever(self) -> None:
@@ -116,7 +118,7 @@ class Runner:
             with self._keeping():
                 while not self._stopping.is_set():
                     if not self._run_batch():
-                        self._idle.wait(self.poll_interval)
+                        self.store.wait_for_work(self.poll_interval, self._idle)
                         self._idle.clear()
         finally:
             restore()
@@ -147,13 +149,18 @@ class Runner:
         started = time.monotonic()
         # Several claimed tasks means they are short: commit their successes together.
         self._deferred = [] if len(claimed) > 1 else None
+        # Prefetched tasks a batchable task took into its batch (run there, not again).
+        absorbed: set[uuid.UUID] = set()
         try:
             for index, ct in enumerate(claimed):
+                if ct.id in absorbed:
+                    continue
                 if self._stopping.is_set():
                     for rest in claimed[index:]:
-                        self._hand_back(rest)
+                        if rest.id not in absorbed:
+                            self._hand_back(rest)
                     break
-                self._execute(ct)
+                self._execute(ct, claimed[index + 1 :], absorbed)
         finally:
             self._flush_deferred()
         per_task = (time.monotonic() - started) / len(claimed)
@@ -191,10 +198,15 @@ class Runner:
             raise UnknownTaskError(f"no task class registered for {ct.identifier!r}")
         return decode_input(task_cls, ct.input_json)
 
-    def _execute(self, ct: ClaimedTask) -> None:
+    def _execute(
+        self,
+        ct: ClaimedTask,
+        prefetched: Sequence[ClaimedTask] = (),
+        absorbed: set[uuid.UUID] | None = None,
+    ) -> None:
         task_cls = self.registry.get(ct.kind)
         if ct.batch_key is not None and task_cls is not None and task_cls.max_batch_size > 1:
-            self._execute_batch(task_cls, ct)
+            self._execute_batch(task_cls, ct, prefetched, set() if absorbed is None else absorbed)
             return
         ctx = self._context(ct)
         self._current = [(ct, ctx)]
@@ -208,17 +220,36 @@ class Runner:
         finally:
             self._finished([ct])
 
-    def _execute_batch(self, task_cls: type[Task], first: ClaimedTask) -> None:
-        """Claim compatible queued tasks and run them in one ``execute_batch`` call."""
+    def _execute_batch(
+        self,
+        task_cls: type[Task],
+        first: ClaimedTask,
+        prefetched: Sequence[ClaimedTask],
+        absorbed: set[uuid.UUID],
+    ) -> None:
+        """Claim compatible queued tasks and run them in one ``execute_batch`` call.
+
+        Compatible tasks this runner already prefetched join the batch first; otherwise
+        they would sit claimed (unclaimable for the batch) and run alone afterwards.
+        """
         assert first.batch_key is not None
-        more = self.store.claim_batch(
-            self.worker_id,
-            first.kind,
-            first.batch_key,
-            limit=task_cls.max_batch_size - 1,
-            lease_seconds=self.lease_seconds,
-        )
-        batch = [first, *more]
+        room = task_cls.max_batch_size - 1
+        mates = [
+            ct
+            for ct in prefetched
+            if ct.kind == first.kind and ct.batch_key == first.batch_key and ct.id not in absorbed
+        ][:room]
+        absorbed.update(ct.id for ct in mates)
+        more: list[ClaimedTask] = []
+        if room > len(mates):
+            more = self.store.claim_batch(
+                self.worker_id,
+                first.kind,
+                first.batch_key,
+                limit=room - len(mates),
+                lease_seconds=self.lease_seconds,
+            )
+        batch = [first, *mates, *more]
         with self._held_lock:
             for ct in more:
                 self._held[ct.id] = ct

@@ -86,9 +86,12 @@ UPDATE tasks SET state = 'QUEUED', failures = 0, lease_losses = 0, error = NULL,
 WHERE job_id = :job_id AND state IN ('FAILED', 'CANCELED');
 
 -- name: queue_position
-SELECT COUNT(*) AS ahead FROM tasks t JOIN jobs j ON j.id = t.job_id
-WHERE t.state = 'QUEUED' AND t.remaining_deps = 0 AND j.state IN ('QUEUED', 'STARTED')
-  AND t.seq < (SELECT MIN(seq) FROM tasks WHERE job_id = :job_id AND state = 'QUEUED');
+-- No row when the job has no queued task (the store then answers None).
+SELECT (SELECT COUNT(*) FROM tasks t JOIN jobs j ON j.id = t.job_id
+        WHERE t.state = 'QUEUED' AND t.remaining_deps = 0 AND j.state IN ('QUEUED', 'STARTED')
+          AND t.seq < mine.first) AS ahead
+FROM (SELECT MIN(seq) AS first FROM tasks WHERE job_id = :job_id AND state = 'QUEUED') mine
+WHERE mine.first IS NOT NULL;
 
 -- name: count_jobs_by_state
 SELECT state, COUNT(*) AS n FROM jobs GROUP BY state;
@@ -141,6 +144,12 @@ RETURNING seq, job_id;
 -- name: job_states_of_tasks
 SELECT t.id AS id, j.state AS state FROM tasks t JOIN jobs j ON j.id = t.job_id
 WHERE t.id IN (SELECT value FROM json_each(:ids));
+
+-- name: lock_jobs_of_tasks
+-- A plain read here: SQLite write transactions already take turns (PostgreSQL locks the rows).
+SELECT id FROM jobs
+WHERE id IN (SELECT job_id FROM tasks WHERE id IN (SELECT value FROM json_each(:ids)))
+ORDER BY id;
 
 -- name: running_attempt
 SELECT seq, job_id, failures, max_retries, optional FROM tasks

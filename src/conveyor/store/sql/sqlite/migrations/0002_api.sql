@@ -15,3 +15,7 @@ CREATE TABLE api_keys (
     last_used_at REAL
 );
 CREATE INDEX api_keys_tenant ON api_keys (tenant);
+
+-- Job listings of one tenant, newest first (GET /jobs), and recent runs of a job name (ETA).
+CREATE INDEX jobs_tenant_submitted ON jobs (tenant, submitted_at DESC, id DESC);
+CREATE INDEX jobs_name_submitted ON jobs (name, submitted_at DESC);

@@ -1,0 +1,106 @@
+"""``conveyor watch JOB``: live progress bars until the job ends, then its result or error.
+
+Against a server the bars follow the job's event stream (SSE, resumed on
+reconnect); on a local database they poll it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from uuid import UUID
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from conveyor.cli._app import app, console, err_console
+from conveyor.cli._options import ApiKey, DatabaseUrl
+from conveyor.cli._target import Server, open_client
+from conveyor.cli.demo import follow
+from conveyor.models import Job, JobState
+
+__all__ = ["watch_job"]
+
+_STATUS = {
+    JobState.QUEUED: "PENDING",
+    JobState.STARTED: "PROCESSING",
+    JobState.COMPLETED: "COMPLETED",
+    JobState.FAILED: "FAILED",
+    JobState.CANCELED: "CANCELED",
+}
+
+
+def _follow_events(jobs: Any, job_id: UUID | str) -> None:
+    """Progress bars driven by the job's event stream."""
+    bars: dict[str | None, Any] = {}
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console) as progress:
+        for event in jobs.watch(job_id):
+            if event.type == "progress":
+                for p in event.data.get("progress", []):
+                    label = p.get("label")
+                    if label not in bars:
+                        bars[label] = progress.add_task(label or "progress", total=p["total"])
+                    progress.update(bars[label], total=p["total"], completed=p["done"])
+            elif event.type == "state":
+                status = event.data.get("status", event.data.get("state"))
+                progress.console.print(f"[dim]{status}[/]", highlight=False)
+
+
+def _print_results(client: Any, job: Job, remote: bool) -> None:
+    if remote:
+        result = client.jobs().status(job.id).get("result") or {}
+        for f in result.get("files", []):
+            console.print(
+                f"result {f['name']} ({f['content_type']}, {f['size']} bytes): {f['url']}",
+                soft_wrap=True,
+                highlight=False,
+            )
+        for name, value in result.get("inline", {}).items():
+            console.print(f"{name}: {json.dumps(value)}", highlight=False, soft_wrap=True)
+        return
+    for r in job.results:
+        console.print(
+            f"result {r.name} ({r.content_type}, {r.size} bytes): {r.blob_key}",
+            soft_wrap=True,
+            highlight=False,
+        )
+        if r.content_type.startswith("application/json") and r.size <= 65536:
+            console.print(f"{r.name}: {client.blobs.get(r.blob_key).decode()}", highlight=False)
+
+
+def watch_job(client: Any, job_id: UUID | str) -> int:
+    """Follow a job to its end and print the outcome; the exit code (0 only if COMPLETED)."""
+    jobs = client.jobs()
+    job = jobs.find(job_id)
+    remote = not hasattr(client, "store")
+    console.print(f"job [bold]{job.id}[/] {job.name}", highlight=False)
+    if remote:
+        _follow_events(jobs, job.id)
+        job = jobs.find(job.id)
+    else:
+        job = follow(jobs.find, job.id)
+    console.print(f"job {job.id} [bold]{_STATUS[job.state]}[/]", highlight=False)
+    if job.state is JobState.COMPLETED:
+        _print_results(client, job, remote)
+        return 0
+    if job.error:
+        err_console.print(f"[red]{job.error.type}: {job.error.message}[/]", highlight=False)
+    return 1
+
+
+@app.command()
+def watch(
+    job_id: str,
+    server: Server = None,
+    database_url: DatabaseUrl = None,
+    api_key: ApiKey = None,
+) -> None:
+    """Show live progress of a job until it ends; exit 1 unless it COMPLETED."""
+    client = open_client(server, database_url, api_key)
+    raise typer.Exit(watch_job(client, job_id))

@@ -1,0 +1,314 @@
+"""The PostgreSQL engine: many API servers and workers on many machines share one database.
+
+``PostgresStore(url)`` is the shared store logic (``SqlStore``) over a psycopg 3
+connection pool. What this module adds to the named queries in ``sql/postgres``:
+
+* **Errors**: driver errors become ``conveyor.exceptions`` types. Every Store
+  operation runs again (whole, as one new transaction) when it failed for a
+  transient reason: a serialization failure or deadlock, a unique violation
+  from a racing insert of the same key (the rerun sees the winner's row), or a
+  connection that died (PostgreSQL restarted: the pool reconnects). Transient
+  failures are retried with backoff for up to ``retry_seconds`` (30 s).
+* **Event order**: a sequence hands out ids at insert time, not at commit time,
+  so a reader tailing the event log by id could pass an id that commits later.
+  The connector therefore appends a transaction's events just before COMMIT,
+  under a transaction-level advisory lock: ids become visible in commit order,
+  and the lock is held only for the inserts and the commit, so it cannot take
+  part in a deadlock. A progress event is computed by that insert (see
+  ``insert_event``), so it sums every flush committed before it.
+* **Lock order**: writers lock a job's row before its task rows, and several
+  jobs in id order (``lock_jobs_of_tasks``), so concurrent commits from many
+  workers do not deadlock.
+* **Schema**: versioned migrations are applied by ``conveyor db upgrade``
+  (``_pg_schema.upgrade``); opening a store checks the version and refuses an
+  older or newer schema.
+* **Wake-up hints**: ``wait_for_work`` and ``listen_events`` (``_pg_notify``).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import psycopg
+import psycopg.errors
+from psycopg.rows import dict_row
+from psycopg.types.string import TextLoader
+from psycopg_pool import ConnectionPool, PoolClosed
+
+from conveyor.exceptions import ConflictError, JobNotFoundError, StoreError
+from conveyor.models import Job
+from conveyor.store._connector import Row
+from conveyor.store._engine import SqlStore
+from conveyor.store._pg_notify import Notifications
+from conveyor.store._pg_schema import check_schema, redact, upgrade
+from conveyor.store._sql import load_queries
+from conveyor.store.base import Store
+from conveyor.store.records import NewJob
+
+__all__ = ["PostgresConnector", "PostgresStore", "upgrade"]
+
+log = logging.getLogger("conveyor.store.postgres")
+
+T = TypeVar("T")
+
+#: Queries the connector runs at commit time instead of in place (see the module docstring).
+_DEFERRED = frozenset({"insert_event"})
+#: Taken before appending events, held to commit: event writers take turns (engine plumbing,
+#: like the migration lock in ``_pg_schema``).
+_LOCK_EVENT_LOG = "SELECT pg_advisory_xact_lock(7350212105846175043)"
+_DEFAULT_POOL_SIZE = 10
+
+
+class _TransientError(StoreError):
+    """The transaction failed for a reason that running it again may fix."""
+
+
+class _RacedInsert(ConflictError):
+    """A unique violation: a concurrent transaction inserted the same key first."""
+
+
+def _translate(exc: psycopg.Error) -> StoreError | ConflictError:
+    """Map a driver error to the exception the store logic raises."""
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if isinstance(exc, PoolClosed):
+        return StoreError("the store is closed")
+    if isinstance(exc, psycopg.errors.UniqueViolation):
+        return _RacedInsert(f"conflicts with stored data: {detail}")
+    if isinstance(exc, psycopg.errors.ProgramLimitExceeded):
+        return StoreError(f"PostgreSQL: {detail}")
+    if isinstance(exc, psycopg.OperationalError):
+        return _TransientError(f"PostgreSQL: {detail}")
+    return StoreError(f"PostgreSQL: {detail}")
+
+
+class _Tx:
+    """Named queries inside one open transaction; events are held back until commit."""
+
+    __slots__ = ("conn", "deferred", "queries")
+
+    def __init__(self, conn: psycopg.Connection[Row], queries: dict[str, str]) -> None:
+        self.conn = conn
+        self.queries = queries
+        self.deferred: list[tuple[str, dict[str, Any]]] = []
+
+    def one(self, query: str, **params: Any) -> Row | None:
+        if query in _DEFERRED:
+            self.deferred.append((query, params))
+            return None
+        cur = self.conn.execute(self.queries[query], params)
+        return cur.fetchone() if cur.description else None
+
+    def all(self, query: str, **params: Any) -> list[Row]:
+        cur = self.conn.execute(self.queries[query], params)
+        return cur.fetchall() if cur.description else []
+
+    def run(self, query: str, **params: Any) -> int:
+        if query in _DEFERRED:
+            self.deferred.append((query, params))
+            return 1
+        return self.conn.execute(self.queries[query], params).rowcount
+
+    def flush_deferred(self) -> None:
+        """Append the held-back events, serialized with every other event writer."""
+        if not self.deferred:
+            return
+        self.conn.execute(_LOCK_EVENT_LOG)
+        with self.conn.cursor() as cur:
+            for query, params in self.deferred:
+                cur.execute(self.queries[query], params)
+
+
+def _without_comments(queries: dict[str, str]) -> dict[str, str]:
+    """Drop whole-line comments: psycopg would read a placeholder quoted in one as real."""
+    return {
+        name: "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
+        for name, sql in queries.items()
+    }
+
+
+def _configure(conn: psycopg.Connection[Any]) -> None:
+    """Read uuid columns back as text, so rows look the same as the SQLite engine's."""
+    conn.adapters.register_loader("uuid", TextLoader)
+
+
+class PostgresConnector:
+    """A psycopg connection pool running named queries of the ``postgres`` dialect."""
+
+    dialect = "postgres"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = _DEFAULT_POOL_SIZE,
+        retry_seconds: float = 30.0,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        self.url = url
+        self.queries = _without_comments(load_queries("postgres"))
+        self.retry_seconds = retry_seconds
+        self.connect_timeout = connect_timeout
+        self._local = threading.local()
+        self.pool: ConnectionPool[psycopg.Connection[Row]] = ConnectionPool(
+            url,
+            kwargs={
+                "autocommit": True,
+                "row_factory": dict_row,
+                "connect_timeout": max(1, int(connect_timeout)),
+                "application_name": "conveyor",
+            },
+            configure=_configure,
+            min_size=1,
+            max_size=max(1, pool_size),
+            timeout=connect_timeout,
+            # Give up a reconnect series early: its backoff doubles without bound, and a fresh
+            # series (started when a caller waits) tries again within a second.
+            reconnect_timeout=5.0,
+            name="conveyor",
+            open=True,
+        )
+
+    @contextmanager
+    def transaction(self, *, write: bool = True) -> Iterator[_Tx]:
+        """One transaction on a pooled connection; commit on exit, roll back on error."""
+        try:
+            with self.pool.connection() as conn, conn.transaction():
+                tx = _Tx(conn, self.queries)
+                yield tx
+                tx.flush_deferred()
+        except psycopg.Error as exc:
+            raise _translate(exc) from exc
+
+    def retry(self, operation: Callable[[], T]) -> T:
+        """Run ``operation`` (one whole Store operation), again on a transient failure.
+
+        Nested calls (an operation calling another) retry only at the outermost level.
+        """
+        if getattr(self._local, "active", False):
+            return operation()
+        self._local.active = True
+        try:
+            return self._retry(operation)
+        finally:
+            self._local.active = False
+
+    def _retry(self, operation: Callable[[], T]) -> T:
+        deadline = time.monotonic() + self.retry_seconds
+        delay = 0.002
+        races = 0
+        while True:
+            try:
+                return operation()
+            except _RacedInsert as exc:
+                races += 1
+                if races > 2:
+                    raise ConflictError(str(exc)) from exc.__cause__
+            except _TransientError as exc:
+                cause = exc.__cause__
+                if time.monotonic() + delay > deadline:
+                    raise StoreError(
+                        f"database {redact(self.url)} still failing after "
+                        f"{self.retry_seconds:.0f}s: {exc}"
+                    ) from cause
+                if not isinstance(
+                    cause, psycopg.errors.TransactionRollback | psycopg.errors.DeadlockDetected
+                ):
+                    log.warning("database operation failed (%s); retrying in %.2fs", exc, delay)
+                    self.pool.check()  # drop every broken idle connection at once
+            time.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 2.0)
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+def _retrying(method: Callable[..., T]) -> Callable[..., T]:
+    @functools.wraps(method)
+    def wrapper(self: PostgresStore, *args: Any, **kwargs: Any) -> T:
+        return self.db.retry(lambda: method(self, *args, **kwargs))
+
+    return wrapper
+
+
+class PostgresStore(SqlStore):
+    """The Store protocol on PostgreSQL: ``PostgresStore("postgresql://...")``.
+
+    Refuses a database whose schema is older or newer than this Conveyor
+    (SchemaVersionError: run ``conveyor db upgrade``).
+    """
+
+    db: PostgresConnector
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int | None = None,
+        retry_seconds: float = 30.0,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        if pool_size is None:
+            from conveyor.settings import Settings
+
+            pool_size = Settings().db_pool_size
+        connector = PostgresConnector(
+            url,
+            pool_size=pool_size,
+            retry_seconds=retry_seconds,
+            connect_timeout=connect_timeout,
+        )
+        try:
+            with connector.transaction(write=False) as tx:
+                check_schema(tx.conn, url)
+        except BaseException as exc:
+            connector.close()
+            if isinstance(exc, _TransientError):
+                raise StoreError(f"cannot use database {redact(url)}: {exc}") from exc
+            raise
+        super().__init__(connector)
+        self._notifications = Notifications(url)
+
+    def create_job(self, job: NewJob) -> Job:
+        """As SqlStore's, plus: a job whose commit was acknowledged too late (the connection
+        died after COMMIT was sent) is found by its id on the retry, not reported as a
+        conflict, so a submit during a PostgreSQL restart creates exactly one job."""
+        try:
+            return self.db.retry(lambda: SqlStore.create_job(self, job))
+        except ConflictError:
+            if job.idempotency_key is not None:
+                raise
+            try:
+                existing = self.get_job(job.id, job.tenant)
+            except JobNotFoundError:
+                raise ConflictError(f"job {job.id} conflicts with stored data") from None
+            tasks = self.list_tasks(job.id)
+            if not tasks or tasks[0].id != job.root.id:  # another submission with this id
+                raise
+            return existing
+
+    def wait_for_work(self, timeout: float, stop: threading.Event | None = None) -> bool:
+        return self._notifications.wait_for_work(timeout, stop)
+
+    def listen_events(self, callback: Callable[[], None]) -> Callable[[], None]:
+        return self._notifications.subscribe_events(callback)
+
+    def close(self) -> None:
+        self._notifications.close()
+        super().close()
+
+
+# Every Store operation is one transaction; run it again, whole, on a transient failure.
+# (Operations PostgresStore defines itself retry on their own.)
+for _name in dir(Store):
+    if _name.startswith("_") or _name in vars(PostgresStore):
+        continue
+    _method = getattr(SqlStore, _name, None)
+    if callable(_method):
+        setattr(PostgresStore, _name, _retrying(_method))

@@ -1,0 +1,274 @@
+-- Named queries of the PostgreSQL engine: the same names as sqlite/queries.sql.
+-- Parameters are psycopg's named placeholders; list parameters arrive as arrays (= ANY(...)).
+-- Ids are uuid columns; the engine passes them as text and reads them back as text.
+
+-- name: insert_job
+INSERT INTO jobs (id, tenant, name, state, submitted_at, pending_tasks, callback_url,
+                  webhook_events, idempotency_key, request_hash)
+VALUES (%(id)s, %(tenant)s, %(name)s, 'QUEUED', %(now)s, 1, %(callback_url)s,
+        %(webhook_events)s, %(idempotency_key)s, %(request_hash)s);
+
+-- name: find_idempotent_job
+SELECT id, request_hash FROM jobs WHERE tenant = %(tenant)s AND idempotency_key = %(key)s;
+
+-- name: insert_task
+INSERT INTO tasks (id, job_id, parent_id, identifier, version, kind, batch_key, input, state,
+                   max_retries, optional, remaining_deps, created_at)
+VALUES (%(id)s, %(job_id)s, %(parent_id)s, %(identifier)s, %(version)s, %(kind)s,
+        %(batch_key)s, %(input)s, %(state)s, %(max_retries)s, %(optional)s,
+        %(remaining_deps)s, %(now)s)
+RETURNING seq;
+
+-- name: insert_task_dep
+INSERT INTO task_deps (task_seq, dep_seq) VALUES (%(task_seq)s, %(dep_seq)s);
+
+-- name: get_job
+SELECT * FROM jobs WHERE id = %(id)s;
+
+-- name: query_jobs
+SELECT * FROM jobs
+WHERE (%(states)s::text[] IS NULL OR state = ANY(%(states)s::text[]))
+  AND (%(name)s::text IS NULL OR name = %(name)s::text)
+  AND (%(since)s::float8 IS NULL OR submitted_at >= %(since)s::float8)
+  AND (%(until)s::float8 IS NULL OR submitted_at < %(until)s::float8)
+  AND (%(tenant)s::text IS NULL OR tenant = %(tenant)s::text)
+  AND (%(before_ts)s::float8 IS NULL
+       OR (submitted_at, id) < (%(before_ts)s::float8, %(before_id)s::uuid))
+ORDER BY submitted_at DESC, id DESC
+LIMIT %(limit)s;
+
+-- name: job_progress
+SELECT l.label AS label, COALESCE(SUM(p.total), 0)::bigint AS total,
+       COALESCE(SUM(p.done), 0)::bigint AS done
+FROM job_labels l
+LEFT JOIN progress p ON p.job_id = l.job_id AND p.label = l.label
+WHERE l.job_id = %(job_id)s
+GROUP BY l.label, l.pos
+ORDER BY l.pos;
+
+-- name: job_results
+SELECT * FROM results WHERE job_id = %(job_id)s ORDER BY created_at, name;
+
+-- name: insert_result
+INSERT INTO results (job_id, name, content_type, size, blob_key, task_id, created_at)
+VALUES (%(job_id)s, %(name)s, %(content_type)s, %(size)s, %(blob_key)s, %(task_id)s, %(now)s)
+ON CONFLICT (job_id, name) DO UPDATE SET
+    content_type = excluded.content_type, size = excluded.size,
+    blob_key = excluded.blob_key, task_id = excluded.task_id, created_at = excluded.created_at;
+
+-- name: list_tasks
+SELECT * FROM tasks WHERE job_id = %(job_id)s ORDER BY seq;
+
+-- name: list_task_deps
+SELECT d.task_seq AS task_seq, t.id AS dep_id
+FROM task_deps d JOIN tasks t ON t.seq = d.dep_seq
+WHERE d.task_seq IN (SELECT seq FROM tasks WHERE job_id = %(job_id)s);
+
+-- name: set_job_state
+UPDATE jobs SET state = %(state)s::text, error = %(error)s,
+    started_at = CASE WHEN %(state)s::text = 'STARTED' THEN COALESCE(started_at, %(now)s)
+                      ELSE started_at END,
+    finished_at = %(finished_at)s
+WHERE id = %(id)s AND state = %(from_state)s;
+
+-- name: adjust_pending
+UPDATE jobs SET pending_tasks = pending_tasks + %(delta)s WHERE id = %(id)s
+RETURNING state, pending_tasks;
+
+-- name: recount_pending
+UPDATE jobs SET pending_tasks = (
+    SELECT COUNT(*) FROM tasks WHERE job_id = %(id)s AND state IN ('QUEUED', 'RUNNING'))
+WHERE id = %(id)s
+RETURNING pending_tasks;
+
+-- name: cancel_queued_tasks
+-- Locks the job row first, like lock_jobs_of_tasks: job before its tasks, in every writer.
+WITH job AS (SELECT id FROM jobs WHERE id = %(job_id)s FOR NO KEY UPDATE)
+UPDATE tasks SET state = 'CANCELED', finished_at = %(now)s
+WHERE job_id = (SELECT id FROM job) AND state = 'QUEUED';
+
+-- name: requeue_job_tasks
+-- Locks the job row first, like lock_jobs_of_tasks: job before its tasks, in every writer.
+WITH job AS (SELECT id FROM jobs WHERE id = %(job_id)s FOR NO KEY UPDATE)
+UPDATE tasks SET state = 'QUEUED', failures = 0, lease_losses = 0, error = NULL,
+    run_after = 0, finished_at = NULL, worker_id = NULL, lease_expires_at = NULL
+WHERE job_id = (SELECT id FROM job) AND state IN ('FAILED', 'CANCELED');
+
+-- name: queue_position
+-- No row when the job has no queued task (the store then answers None).
+SELECT (SELECT COUNT(*) FROM tasks t JOIN jobs j ON j.id = t.job_id
+        WHERE t.state = 'QUEUED' AND t.remaining_deps = 0 AND j.state IN ('QUEUED', 'STARTED')
+          AND t.seq < mine.first) AS ahead
+FROM (SELECT MIN(seq) AS first FROM tasks WHERE job_id = %(job_id)s AND state = 'QUEUED') mine
+WHERE mine.first IS NOT NULL;
+
+-- name: count_jobs_by_state
+SELECT state, COUNT(*) AS n FROM jobs GROUP BY state;
+
+-- name: claim_ready
+-- SKIP LOCKED: concurrent claimers take different rows instead of queueing on one.
+WITH picked AS (
+    SELECT t.seq FROM tasks t JOIN jobs j ON j.id = t.job_id
+    WHERE t.state = 'QUEUED' AND t.remaining_deps = 0 AND t.run_after <= %(now)s
+      AND t.kind = ANY(%(kinds)s::text[])
+      AND j.state IN ('QUEUED', 'STARTED')
+    ORDER BY t.seq
+    LIMIT %(limit)s
+    FOR UPDATE OF t SKIP LOCKED
+), claimed AS (
+    UPDATE tasks t SET state = 'RUNNING', attempt = attempt + 1, worker_id = %(worker_id)s,
+        lease_expires_at = %(expires)s, started_at = %(now)s
+    FROM picked WHERE t.seq = picked.seq
+    RETURNING t.seq, t.id, t.job_id, t.identifier, t.version, t.batch_key, t.input, t.attempt,
+              t.failures, t.max_retries, t.optional, t.lease_expires_at
+)
+SELECT * FROM claimed ORDER BY seq;
+
+-- name: claim_batch
+WITH picked AS (
+    SELECT t.seq FROM tasks t JOIN jobs j ON j.id = t.job_id
+    WHERE t.state = 'QUEUED' AND t.remaining_deps = 0 AND t.run_after <= %(now)s
+      AND t.kind = %(kind)s AND t.batch_key = %(batch_key)s
+      AND j.state IN ('QUEUED', 'STARTED')
+    ORDER BY t.seq
+    LIMIT %(limit)s
+    FOR UPDATE OF t SKIP LOCKED
+), claimed AS (
+    UPDATE tasks t SET state = 'RUNNING', attempt = attempt + 1, worker_id = %(worker_id)s,
+        lease_expires_at = %(expires)s, started_at = %(now)s
+    FROM picked WHERE t.seq = picked.seq
+    RETURNING t.seq, t.id, t.job_id, t.identifier, t.version, t.batch_key, t.input, t.attempt,
+              t.failures, t.max_retries, t.optional, t.lease_expires_at
+)
+SELECT * FROM claimed ORDER BY seq;
+
+-- name: expired_leases
+SELECT seq, id, job_id, lease_losses FROM tasks
+WHERE state = 'RUNNING' AND lease_expires_at < %(now)s
+  AND kind = ANY(%(kinds)s::text[])
+ORDER BY lease_expires_at
+LIMIT %(limit)s
+FOR UPDATE SKIP LOCKED;
+
+-- name: reclaim_task
+UPDATE tasks SET attempt = attempt + 1, lease_losses = lease_losses + 1,
+    worker_id = %(worker_id)s, lease_expires_at = %(expires)s, started_at = %(now)s
+WHERE seq = %(seq)s AND state = 'RUNNING' AND lease_expires_at < %(now)s
+RETURNING seq, id, job_id, identifier, version, batch_key, input, attempt, failures,
+          max_retries, optional, lease_expires_at;
+
+-- name: renew_lease
+UPDATE tasks SET lease_expires_at = %(expires)s
+WHERE id = %(id)s AND attempt = %(attempt)s AND state = 'RUNNING'
+RETURNING seq, job_id;
+
+-- name: job_states_of_tasks
+SELECT t.id AS id, j.state AS state FROM tasks t JOIN jobs j ON j.id = t.job_id
+WHERE t.id = ANY(%(ids)s::uuid[]);
+
+-- name: lock_jobs_of_tasks
+-- Committing, failing or cancelling tasks locks their jobs first, in id order, before any task
+-- row: every writer takes job locks in one order and touches a job's tasks only while holding
+-- it, so concurrent commits (batches spanning jobs, fan-ins) cannot deadlock.
+SELECT id FROM jobs
+WHERE id IN (SELECT job_id FROM tasks WHERE id = ANY(%(ids)s::uuid[]))
+ORDER BY id
+FOR NO KEY UPDATE;
+
+-- name: running_attempt
+SELECT seq, job_id, failures, max_retries, optional FROM tasks
+WHERE id = %(id)s AND attempt = %(attempt)s AND state = 'RUNNING';
+
+-- name: finish_attempt
+UPDATE tasks SET state = %(state)s, finished_at = %(now)s, lease_expires_at = NULL,
+    error = %(error)s
+WHERE id = %(id)s AND attempt = %(attempt)s AND state = 'RUNNING'
+RETURNING seq, job_id, optional;
+
+-- name: requeue_attempt
+UPDATE tasks SET state = 'QUEUED', failures = failures + 1, run_after = %(run_after)s,
+    lease_expires_at = NULL, worker_id = NULL, error = %(error)s
+WHERE id = %(id)s AND attempt = %(attempt)s AND state = 'RUNNING'
+RETURNING seq, job_id;
+
+-- name: release_attempt
+UPDATE tasks SET state = 'QUEUED', lease_expires_at = NULL, worker_id = NULL
+WHERE id = %(id)s AND attempt = %(attempt)s AND state = 'RUNNING'
+RETURNING seq;
+
+-- name: fail_lease_losses
+UPDATE tasks SET state = %(state)s, finished_at = %(now)s, lease_expires_at = NULL,
+    error = %(error)s, lease_losses = lease_losses + 1
+WHERE seq = %(seq)s AND state = 'RUNNING'
+RETURNING seq, job_id, optional;
+
+-- name: release_dependents
+UPDATE tasks SET remaining_deps = remaining_deps - 1
+WHERE seq IN (SELECT task_seq FROM task_deps WHERE dep_seq = %(seq)s);
+
+-- name: delete_task_progress
+DELETE FROM progress WHERE task_seq = %(seq)s;
+
+-- name: upsert_progress
+INSERT INTO progress (task_seq, job_id, label, attempt, total, done)
+VALUES (%(seq)s, %(job_id)s, %(label)s, %(attempt)s, %(total)s, %(done)s)
+ON CONFLICT (task_seq, label) DO UPDATE SET
+    attempt = excluded.attempt, total = excluded.total, done = excluded.done;
+
+-- name: insert_label
+INSERT INTO job_labels (job_id, label, pos)
+VALUES (%(job_id)s, %(label)s, (SELECT COUNT(*) FROM job_labels WHERE job_id = %(job_id)s))
+ON CONFLICT (job_id, label) DO NOTHING;
+
+-- name: insert_event
+-- The engine runs this at commit time, under the event-log advisory lock (postgres.py), so
+-- event ids become visible in commit order. A progress event is computed right here rather
+-- than taken from the data parameter: this statement sees every progress flush committed
+-- before it, and every later one computes after it, so the last progress event of a job is
+-- always its exact progress, even when several machines flush at once (READ COMMITTED would
+-- otherwise let two concurrent flushes each miss the other's). SQLite writers take turns, so
+-- its data parameter is exact already.
+INSERT INTO events (job_id, type, data, created_at)
+SELECT %(job_id)s::uuid, %(type)s::text,
+       CASE WHEN %(type)s::text = 'progress' THEN (
+           SELECT json_build_object('progress', COALESCE(json_agg(json_build_object(
+                      'label', NULLIF(s.label, ''), 'total', s.total, 'done', s.done)
+                  ORDER BY s.pos), '[]'::json))::text
+           FROM (SELECT l.label, l.pos, COALESCE(SUM(p.total), 0) AS total,
+                        COALESCE(SUM(p.done), 0) AS done
+                 FROM job_labels l
+                 LEFT JOIN progress p ON p.job_id = l.job_id AND p.label = l.label
+                 WHERE l.job_id = %(job_id)s::uuid
+                 GROUP BY l.label, l.pos) s)
+       ELSE %(data)s::text END,
+       %(now)s::float8
+RETURNING id;
+
+-- name: events_after
+SELECT * FROM events WHERE job_id = %(job_id)s AND id > %(after_id)s ORDER BY id
+LIMIT %(limit)s;
+
+-- name: events_since
+SELECT * FROM events WHERE id > %(after_id)s ORDER BY id LIMIT %(limit)s;
+
+-- name: last_event_id
+SELECT COALESCE(MAX(id), 0) AS id FROM events;
+
+-- name: insert_outbox
+INSERT INTO webhook_outbox (id, job_id, tenant, url, event_type, payload, next_attempt_at,
+                            created_at)
+VALUES (%(id)s, %(job_id)s, %(tenant)s, %(url)s, %(event_type)s, %(payload)s, %(now)s,
+        %(now)s);
+
+-- name: pending_work
+-- Two probes, each on its partial index (tasks_ready, tasks_leased), instead of one OR that
+-- would scan every task ever run.
+SELECT (
+    EXISTS (
+        SELECT 1 FROM tasks t JOIN jobs j ON j.id = t.job_id
+        WHERE t.state = 'QUEUED' AND t.remaining_deps = 0
+          AND t.kind = ANY(%(kinds)s::text[]) AND j.state IN ('QUEUED', 'STARTED'))
+    OR EXISTS (
+        SELECT 1 FROM tasks t JOIN jobs j ON j.id = t.job_id
+        WHERE t.state = 'RUNNING' AND j.state IN ('QUEUED', 'STARTED'))
+) AS pending;

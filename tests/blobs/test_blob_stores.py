@@ -1,0 +1,139 @@
+"""One suite for every BlobStore: the local directory and S3 (moto's server)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conveyor.blobs import BlobNotFoundError, BlobStore, open_blobs
+
+
+@pytest.fixture(params=["local", "s3"])
+def blobs(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BlobStore]:
+    if request.param == "local":
+        yield open_blobs((tmp_path / "blobs").as_uri())
+    else:
+        yield open_blobs(request.getfixturevalue("s3_url"))
+
+
+def test_put_get_replace(blobs: BlobStore) -> None:
+    blobs.put("jobs/1/results/a.bin", b"one")
+    assert blobs.get("jobs/1/results/a.bin") == b"one"
+    blobs.put("jobs/1/results/a.bin", b"two", "text/plain")
+    assert blobs.get("jobs/1/results/a.bin") == b"two"
+    assert blobs.size("jobs/1/results/a.bin") == 3
+    assert blobs.exists("jobs/1/results/a.bin")
+
+
+def test_empty_and_binary_blobs(blobs: BlobStore) -> None:
+    data = bytes(range(256)) * 1000
+    blobs.put("bin", data)
+    blobs.put("empty", b"")
+    assert blobs.get("bin") == data
+    assert blobs.get("empty") == b""
+    assert blobs.size("empty") == 0
+
+
+def test_missing_keys(blobs: BlobStore) -> None:
+    assert not blobs.exists("nope")
+    with pytest.raises(BlobNotFoundError):
+        blobs.get("nope")
+    with pytest.raises(BlobNotFoundError):
+        blobs.size("nope")
+    with pytest.raises(BlobNotFoundError):
+        blobs.get_range("nope", 0, 3)
+    with pytest.raises(BlobNotFoundError):
+        blobs.get_range("nope", 5, 2)
+
+
+def test_a_folder_is_not_a_blob(blobs: BlobStore) -> None:
+    blobs.put("dir/file", b"x")
+    assert not blobs.exists("dir")
+    with pytest.raises(BlobNotFoundError):
+        blobs.get("dir")
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "expected"),
+    [
+        (0, None, b"0123456789"),
+        (0, 0, b"0"),
+        (2, 5, b"2345"),
+        (7, None, b"789"),
+        (8, 100, b"89"),
+        (9, 9, b"9"),
+        (10, None, b""),
+        (12, 20, b""),
+        (5, 4, b""),
+    ],
+)
+def test_get_range(blobs: BlobStore, start: int, end: int | None, expected: bytes) -> None:
+    blobs.put("digits", b"0123456789")
+    assert blobs.get_range("digits", start, end) == expected
+
+
+@pytest.mark.parametrize("key", ["", "/abs", "a//b", "a/../b", "..", "./a", "a/", "a\\b", "a\x00"])
+def test_invalid_keys_are_refused(blobs: BlobStore, key: str) -> None:
+    with pytest.raises(ValueError):
+        blobs.put(key, b"x")
+    with pytest.raises(ValueError):
+        blobs.get(key)
+
+
+def test_list_is_by_folder(blobs: BlobStore) -> None:
+    for key in ["jobs/1/a", "jobs/1/sub/b", "jobs/10/c", "jobs/2/d", "other/e"]:
+        blobs.put(key, key.encode())
+    assert sorted(blobs.list("jobs/1/")) == ["jobs/1/a", "jobs/1/sub/b"]
+    assert sorted(blobs.list("jobs/1")) == ["jobs/1/a", "jobs/1/sub/b"]
+    assert sorted(blobs.list("jobs/")) == ["jobs/1/a", "jobs/1/sub/b", "jobs/10/c", "jobs/2/d"]
+    assert sorted(blobs.list("")) == [
+        "jobs/1/a", "jobs/1/sub/b", "jobs/10/c", "jobs/2/d", "other/e"
+    ]
+    assert list(blobs.list("missing/")) == []
+
+
+def test_delete_prefix(blobs: BlobStore) -> None:
+    for key in ["jobs/1/a", "jobs/1/sub/b", "jobs/10/c"]:
+        blobs.put(key, b"x")
+    assert blobs.delete_prefix("jobs/1/") == 2
+    assert sorted(blobs.list("jobs/")) == ["jobs/10/c"]
+    assert blobs.delete_prefix("jobs/1/") == 0
+    assert blobs.get("jobs/10/c") == b"x"
+
+
+def test_delete_prefix_in_batches(blobs: BlobStore) -> None:
+    for i in range(1005):
+        blobs.put(f"many/{i:04d}", b"")
+    assert blobs.delete_prefix("many/") == 1005
+    assert list(blobs.list("many/")) == []
+
+
+def test_concurrent_writers(blobs: BlobStore) -> None:
+    def write(n: int) -> None:
+        for i in range(20):
+            blobs.put(f"c/{n}/{i}", f"{n}-{i}".encode())
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(list(blobs.list("c/"))) == 80
+    assert blobs.get("c/3/19") == b"3-19"
+
+
+def test_presigned_url(blobs: BlobStore) -> None:
+    blobs.put("jobs/9/results/out.png", b"\x89PNG...", "image/png")
+    url = blobs.presigned_url("jobs/9/results/out.png", expires_in=60)
+    if blobs.url.startswith("file:"):
+        assert url is None  # a local directory has no URL to hand out
+        return
+    assert url is not None
+    response = httpx.get(url)
+    assert response.status_code == 200
+    assert response.content == b"\x89PNG..."
+    assert response.headers["content-type"] == "image/png"

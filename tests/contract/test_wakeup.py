@@ -1,0 +1,101 @@
+"""Wake-up hints: waiting for work and listening for events (LISTEN/NOTIFY on PostgreSQL)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, cast
+
+import pytest
+
+from conveyor.examples import NoOp
+from conveyor.store import Store
+from conveyor.workflows import Client
+
+from .support import submit
+
+
+def test_wait_times_out_without_work(store: Store) -> None:
+    start = time.monotonic()
+    assert store.wait_for_work(0.2, threading.Event()) is False
+    assert 0.15 < time.monotonic() - start < 2
+
+
+def test_wait_ends_when_stop_is_set(store: Store) -> None:
+    stop = threading.Event()
+    threading.Timer(0.1, stop.set).start()
+    start = time.monotonic()
+    store.wait_for_work(10, stop)
+    assert time.monotonic() - start < 2
+
+
+def test_unsubscribing_is_always_possible(store: Store) -> None:
+    unsubscribe = store.listen_events(lambda: None)
+    unsubscribe()
+    unsubscribe()
+
+
+@pytest.fixture
+def pg_store(store: Store, store_kind: str) -> Store:
+    if store_kind != "postgres":
+        pytest.skip("SQLite has no notifications: runners and subscribers poll")
+    return store
+
+
+def _listening(store: Store) -> None:
+    """Wait until the store's listener connection is up (it starts on first use)."""
+    store.wait_for_work(0.01)
+    assert cast(Any, store)._notifications.connected.wait(10)
+
+
+def test_new_work_wakes_a_waiting_runner(pg_store: Store, open_stores: Callable[[], Store]) -> None:
+    _listening(pg_store)
+    threading.Timer(0.2, lambda: submit(open_stores())).start()
+    start = time.monotonic()
+    assert pg_store.wait_for_work(10, threading.Event()) is True
+    assert time.monotonic() - start < 5
+
+
+def test_a_hint_that_arrives_between_waits_is_kept(
+    pg_store: Store, open_stores: Callable[[], Store]
+) -> None:
+    _listening(pg_store)
+    submit(open_stores())
+    time.sleep(0.3)  # delivered while nobody waits
+    start = time.monotonic()
+    assert pg_store.wait_for_work(10) is True
+    assert time.monotonic() - start < 0.5
+
+
+def test_event_listeners_are_called(pg_store: Store, open_stores: Callable[[], Store]) -> None:
+    called = threading.Event()
+    unsubscribe = pg_store.listen_events(called.set)
+    _listening(pg_store)
+    called.clear()
+    submit(open_stores())
+    assert called.wait(5)
+    unsubscribe()
+    called.clear()
+    submit(open_stores())
+    assert not called.wait(0.5)
+
+
+def test_runner_dispatch_uses_the_hint(pg_store: Store, store_url: str) -> None:
+    """With a poll interval of 30 s, only the notification can start the task quickly."""
+    client = Client(store_url)
+    runner = client.runner(tasks=[NoOp], poll_interval=30)
+    thread = threading.Thread(target=runner.run_forever, daemon=True)
+    thread.start()
+    try:
+        _listening(client.store)
+        time.sleep(0.2)  # the runner is idle, waiting
+        job = client.jobs().submit("noop", NoOp())
+        deadline = time.monotonic() + 10
+        while not client.jobs().find(job.id).state.terminal:
+            assert time.monotonic() < deadline, "the runner was not woken"
+            time.sleep(0.01)
+    finally:
+        runner.stop(grace=0)
+        thread.join(10)
+        client.close()
