@@ -169,7 +169,7 @@ def list_deliveries(
 )
 def redeliver(
     job_id: UUID,
-    delivery_id: int = Path(ge=1),
+    delivery_id: int = Path(ge=1, le=2**63 - 1),
     store: Store = Depends(_store),
     tenant: str = Depends(current_tenant),
 ) -> RedeliveryOut:
