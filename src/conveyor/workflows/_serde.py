@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import uuid
 from functools import lru_cache
 from typing import Any, TypeVar
 
@@ -17,9 +18,10 @@ from pydantic import TypeAdapter, ValidationError
 from pydantic_core import PydanticSerializationError
 
 from conveyor.exceptions import SerializationError
+from conveyor.store.records import NewTask
 from conveyor.workflows.task import Task, task_identifier
 
-__all__ = ["EncodedTask", "decode_input", "encode_task"]
+__all__ = ["EncodedTask", "decode_input", "encode_task", "new_task"]
 
 T = TypeVar("T", bound=Task)
 
@@ -90,3 +92,22 @@ def decode_input(task_cls: type[T], input_json: str) -> T:
 def input_to_python(input_json: str) -> Any:
     """The stored input as plain JSON values (for inspection, no task class needed)."""
     return json.loads(input_json)
+
+
+def new_task(
+    task: Task, *, max_retries: int = 0, optional: bool = False, depends_on: tuple[int, ...] = ()
+) -> NewTask:
+    """Validate the options and encode ``task`` into a row to insert (root or subtask)."""
+    if type(max_retries) is not int or max_retries < 0:
+        raise ValueError(f"max_retries must be a non-negative integer, got {max_retries!r}")
+    encoded = encode_task(task)
+    return NewTask(
+        id=uuid.uuid4(),
+        identifier=encoded.identifier,
+        version=encoded.version,
+        input_json=encoded.input_json,
+        max_retries=max_retries,
+        optional=bool(optional),
+        depends_on=depends_on,
+        batch_key=encoded.batch_key,
+    )

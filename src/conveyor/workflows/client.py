@@ -18,8 +18,8 @@ from uuid import UUID
 from conveyor.blobs import BlobStore, open_blobs
 from conveyor.models import Job, JobState, TaskInfo
 from conveyor.settings import env_blobs_url, env_database_url
-from conveyor.store import NewJob, NewTask, Store, open_store
-from conveyor.workflows._serde import encode_task
+from conveyor.store import NewJob, Store, open_store
+from conveyor.workflows._serde import new_task
 from conveyor.workflows.task import Task
 
 if TYPE_CHECKING:
@@ -104,17 +104,7 @@ class JobClient:
         """Submit a job whose root task is ``task``; returns it QUEUED."""
         if not isinstance(name, str) or not name.strip():
             raise ValueError("a job needs a non-empty name")
-        if type(max_retries) is not int or max_retries < 0:
-            raise ValueError(f"max_retries must be a non-negative integer, got {max_retries!r}")
-        encoded = encode_task(task)
-        root = NewTask(
-            id=uuid.uuid4(),
-            identifier=encoded.identifier,
-            version=encoded.version,
-            input_json=encoded.input_json,
-            max_retries=max_retries,
-            batch_key=encoded.batch_key,
-        )
+        root = new_task(task, max_retries=max_retries)
         return self.store.create_job(
             NewJob(
                 id=uuid.uuid4(),

@@ -12,14 +12,13 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from conveyor.store.records import NewTask, ProgressValue
-from conveyor.workflows._serde import encode_task
+from conveyor.workflows._serde import new_task
 from conveyor.workflows.cache import JobCache, job_prefix
 
 if TYPE_CHECKING:
@@ -126,8 +125,6 @@ class ExecutionContext:
         ``depends_on`` may only name subtasks submitted earlier by this same task.
         Raises SerializationError at once if the task's input cannot be stored.
         """
-        if type(max_retries) is not int or max_retries < 0:
-            raise ValueError(f"max_retries must be a non-negative integer, got {max_retries!r}")
         deps: list[int] = []
         for handle in depends_on or ():
             if not isinstance(handle, TaskHandle) or handle._owner != id(self):
@@ -136,17 +133,7 @@ class ExecutionContext:
                     f"(got {handle!r})"
                 )
             deps.append(handle.index)
-        encoded = encode_task(task)
-        new = NewTask(
-            id=uuid.uuid4(),
-            identifier=encoded.identifier,
-            version=encoded.version,
-            input_json=encoded.input_json,
-            max_retries=max_retries,
-            batch_key=encoded.batch_key,
-            optional=bool(optional),
-            depends_on=tuple(deps),
-        )
+        new = new_task(task, max_retries=max_retries, optional=optional, depends_on=tuple(deps))
         self._subtasks.append(new)
         return TaskHandle(new.id, len(self._subtasks) - 1, id(self))
 
