@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, dataclass_transform
 
 from pydantic import ConfigDict
 
@@ -22,6 +22,7 @@ __all__ = ["Task", "task_identifier"]
 DEFAULT_VERSION = "v0"
 
 
+@dataclass_transform()
 class Task:
     """Base class of all tasks: subclass it, declare typed fields, implement ``execute``.
 
