@@ -1,4 +1,8 @@
-"""Configuration: every setting is an env var ``CONVEYOR_<NAME>`` and a CLI flag ``--<name>``."""
+"""Configuration: every setting is an env var ``CONVEYOR_<NAME>``.
+
+The commands that use a setting also take it as a flag ``--<name>`` (``--database-url``,
+``--host``, ``--lease-seconds``...); docs/deploy.md lists which command takes which.
+"""
 
 from __future__ import annotations
 
