@@ -3,17 +3,21 @@
 Prints images per second four ways, all in one process on one loaded model:
 
 - ``direct``: ``ImageModel.generate`` in a loop (no queue, no store, no PNGs), batches of 1
-  and of ``--batch``;
-- ``queue``: ``--images`` independent one-image generation jobs (what ``POST /generate``
-  creates: root, image task, contact sheet) drained by a runner on a fresh SQLite database,
-  with image-task batching off (``max_batch_size`` 1) and at ``--batch``.
+  and of ``--batch`` (``conveyor.diffusion.bench_direct``);
+- ``queue``: the same number of images as generation jobs of ``--per-job`` images each
+  (default 1: independent requests; each job is what ``POST /generate`` creates: a root, its
+  image tasks and a contact sheet) drained by a runner on a SQLite database, with
+  image-task batching off (``max_batch_size`` 1) and at ``--batch``.
 
 Then the batching speed-up (queue at ``--batch`` over queue at 1) and the queue's overhead at
-each batch size, ``1 - queue_rate / direct_rate``, from direct and queue runs made back to
-back (median over ``--repeat`` pairs, each pair's figure shown). Targets: overhead <= 5 %,
-speed-up >= 2x at batch 8 on CPU. Figures only; nothing is asserted.
+each batch size, ``1 - queue_rate / direct_rate``. Direct and queue runs alternate in short
+chunks of ``--images`` images, ``--pairs`` times, and every figure is a median over the
+pairs: on a shared machine, a burst of foreign load then slows both sides of a pair alike
+instead of skewing one side of the comparison. Targets: overhead <= 5 %, speed-up >= 2x at
+batch 8 on CPU. Figures only; nothing is asserted.
 
-    python bench/diffusion.py [--images 64] [--steps 20] [--batch 8] [--model digits]
+    python bench/diffusion.py [--images 16] [--pairs 15] [--steps 20] [--batch 8]
+                              [--per-job 1] [--model digits] [--data-dir /dev/shm]
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ import argparse
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from conveyor.diffusion import GenerationParams, ModelRegistry, bench_direct
 from conveyor.diffusion.runtime import use_registry
@@ -30,68 +36,103 @@ from conveyor.models import JobState
 from conveyor.workflows import Client
 
 
-def queue_rate(
-    registry: ModelRegistry, batch: int, images: int, steps: int, model: str, prompt: str
-) -> tuple[float, float]:
-    """Drain ``images`` one-image jobs with image batches of ``batch``: (images/s, submit s)."""
-    GenerateImage.max_batch_size = batch
-    params = registry.resolve(GenerationParams(prompt, model=model, num_inference_steps=steps))
-    with tempfile.TemporaryDirectory() as tmp, Client(f"sqlite:///{tmp}/bench.db") as client:
-        jobs = client.jobs()
-        runner = client.runner(tasks=DIFFUSION_TASKS)
-        warm = jobs.submit("warm-up", Generate(params.with_seed(0)))
-        runner.run_all()
-        assert jobs.find(warm.id).state is JobState.COMPLETED
+class Queue:
+    """One database and runner; ``rate`` drains a fresh chunk of jobs through them."""
+
+    def __init__(self, client: Client, params: GenerationParams) -> None:
+        self.client = client
+        self.params = params
+        self.runner = client.runner(tasks=DIFFUSION_TASKS)
+        self.seed = 0
+        self.rate(1)  # warm-up: the first job pays for lazy imports and first kernels
+
+    def rate(self, jobs: int) -> float:
+        """Submit ``jobs`` jobs, drain them; images per second of the drain."""
+        client = self.client.jobs()
+        ids = []
+        for _ in range(jobs):
+            ids.append(client.submit("generate", Generate(self.params.with_seed(self.seed))).id)
+            self.seed += self.params.num_images
         started = time.perf_counter()
-        ids = [jobs.submit("generate", Generate(params.with_seed(i))).id for i in range(images)]
-        submitted = time.perf_counter() - started
-        started = time.perf_counter()
-        runner.run_all()
+        self.runner.run_all()
         elapsed = time.perf_counter() - started
-        states = {jobs.find(job_id).state for job_id in ids}
+        states = {client.find(job_id).state for job_id in ids}
         assert states == {JobState.COMPLETED}, states
-    return images / elapsed, submitted
+        return jobs * self.params.num_images / elapsed
+
+
+@contextmanager
+def queue(params: GenerationParams, batch: int, data_dir: str | None) -> Iterator[Queue]:
+    """A queue whose image tasks batch up to ``batch``, on a fresh database in ``data_dir``."""
+    original = GenerateImage.max_batch_size
+    GenerateImage.max_batch_size = batch
+    try:
+        with (
+            tempfile.TemporaryDirectory(dir=data_dir) as tmp,
+            Client(f"sqlite:///{tmp}/bench.db") as client,
+        ):
+            yield Queue(client, params)
+    finally:
+        GenerateImage.max_batch_size = original
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--images", type=int, default=64, help="images per measurement")
+    parser.add_argument("--images", type=int, default=16, help="images per chunk")
+    parser.add_argument("--pairs", type=int, default=15, help="direct/queue chunk pairs")
     parser.add_argument("--steps", type=int, default=20, help="denoising steps per image")
     parser.add_argument("--batch", type=int, default=8, help="the batched case's batch size")
+    parser.add_argument(
+        "--per-job", type=int, default=1, help="images per job (num_images of each request)"
+    )
     parser.add_argument("--model", default="digits", help="a bundled or CONVEYOR_MODELS name")
     parser.add_argument("--prompt", default="a seven")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per figure (median kept)")
     parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: auto)")
+    parser.add_argument(
+        "--data-dir",
+        default=None,
+        help="where the queue's SQLite file and blobs go (default: the system temp dir); "
+        "/dev/shm takes the disk out of the figures",
+    )
     args = parser.parse_args()
+    if args.images % args.per_job:
+        raise SystemExit("--images must be a multiple of --per-job")
 
-    registry = ModelRegistry.from_env()
-    if args.device:
-        registry = ModelRegistry(
-            {n: registry.spec(n).path for n in registry.names() if n != "digits"},
+    configured = ModelRegistry.from_env()
+    registry = (
+        ModelRegistry(
+            {n: configured.spec(n).path for n in configured.names() if n != "digits"},
             device=args.device,
         )
-    model = registry.get(args.model)
-    print(
-        f"model {args.model} on {model.device}, {args.steps} steps, {args.images} images per "
-        f"run, median of {args.repeat}"
+        if args.device
+        else configured
     )
-    original = GenerateImage.max_batch_size
+    model = registry.get(args.model)
+    params = registry.resolve(
+        GenerationParams(
+            args.prompt, model=args.model, num_inference_steps=args.steps, num_images=args.per_job
+        )
+    )
+    print(
+        f"model {args.model} on {model.device}, {args.steps} steps; {args.pairs} pairs of "
+        f"{args.images}-image chunks in jobs of {args.per_job}; queue data in "
+        f"{args.data_dir or tempfile.gettempdir()}"
+    )
     rates: dict[tuple[str, int], float] = {}
-    try:
-        with use_registry(registry):
-            for batch in (1, args.batch):
-                direct: list[float] = []
-                queued: list[float] = []
-                submits: list[float] = []
-                overheads: list[float] = []
-                for run in range(args.repeat):
-                    # Back to back, alternating which goes first, so a noisy machine slows
-                    # both sides of each overhead figure alike.
-                    order = ("direct", "queue") if run % 2 == 0 else ("queue", "direct")
-                    pair: dict[str, float] = {}
-                    for side in order:
-                        if side == "direct":
-                            pair[side] = bench_direct(
+    with use_registry(registry):
+        for batch in (1, args.batch):
+            direct: list[float] = []
+            queued: list[float] = []
+            overheads: list[float] = []
+            with queue(params, batch, args.data_dir) as q:
+                for pair in range(args.pairs):
+                    sides = ("direct", "queue") if pair % 2 == 0 else ("queue", "direct")
+                    got: dict[str, float] = {}
+                    for side in sides:
+                        if side == "queue":
+                            got[side] = q.rate(args.images // args.per_job)
+                        else:
+                            got[side] = bench_direct(
                                 batch,
                                 args.images,
                                 args.steps,
@@ -99,29 +140,24 @@ def main() -> None:
                                 prompt=args.prompt,
                                 registry=registry,
                             )
-                        else:
-                            pair[side], submit = queue_rate(
-                                registry, batch, args.images, args.steps, args.model, args.prompt
-                            )
-                            submits.append(submit)
-                    direct.append(pair["direct"])
-                    queued.append(pair["queue"])
-                    overheads.append(1 - pair["queue"] / pair["direct"])
-                rates["direct", batch] = statistics.median(direct)
-                rates["queue", batch] = statistics.median(queued)
-                print(
-                    f"batch {batch:>3}: direct {rates['direct', batch]:8.2f} img/s   "
-                    f"queue {rates['queue', batch]:8.2f} img/s   "
-                    f"overhead {statistics.median(overheads):6.1%} "
-                    f"(runs: {', '.join(f'{o:.1%}' for o in overheads)})   "
-                    f"submit {statistics.median(submits) * 1000:.0f} ms for {args.images} jobs"
-                )
-    finally:
-        GenerateImage.max_batch_size = original
-    speedup = rates["queue", args.batch] / rates["queue", 1]
+                    direct.append(got["direct"])
+                    queued.append(got["queue"])
+                    overheads.append(1 - got["queue"] / got["direct"])
+            rates["direct", batch] = statistics.median(direct)
+            rates["queue", batch] = statistics.median(queued)
+            low, mid, high = statistics.quantiles(overheads, n=4)
+            # What the queue adds per image: its share of the jobs' three tasks, PNGs, blob
+            # writes and live progress flushes.
+            extra_ms = 1000 * (1 / rates["queue", batch] - 1 / rates["direct", batch])
+            print(
+                f"batch {batch:>3}: direct {rates['direct', batch]:7.2f} img/s   "
+                f"queue {rates['queue', batch]:7.2f} img/s   overhead {mid:6.1%} "
+                f"(quartiles {low:.1%} .. {high:.1%}; ~{extra_ms:.1f} ms/image)"
+            )
     print(
-        f"batching speed-up through the queue at batch {args.batch}: {speedup:.2f}x "
-        f"(direct: {rates['direct', args.batch] / rates['direct', 1]:.2f}x)"
+        f"batching speed-up at batch {args.batch}: queue "
+        f"{rates['queue', args.batch] / rates['queue', 1]:.2f}x, "
+        f"direct {rates['direct', args.batch] / rates['direct', 1]:.2f}x"
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,7 +15,8 @@ from conveyor.examples import Countdown, Fail, NoOp, Sleep
 from conveyor.exceptions import ConflictError, InvalidStateError
 from conveyor.models import JobState
 from conveyor.remote import AuthenticationError, RemoteClient, RemoteError, RemoteValidationError
-from plugins.api import ApiEnv
+from conveyor.store import open_store
+from plugins.api import ApiEnv, Processes
 
 
 class CutStreams(httpx.BaseTransport):
@@ -146,8 +148,17 @@ def test_async_client(api: ApiEnv) -> None:
     assert out["download"] == b'{"ticks": 1, "steps": 2}'
 
 
-def test_same_code_embedded_and_remote(api: ApiEnv) -> None:
-    """One function, two clients: the jobs() APIs are interchangeable."""
+def test_same_code_embedded_and_remote(processes: Processes, tmp_path: Path) -> None:
+    """One function, two clients: the jobs() APIs are interchangeable.
+
+    On a server of its own, without a worker: the ``api`` fixture's idle worker wakes as
+    soon as a job is submitted, and could finish it before the cancel arrives.
+    """
+    db_url = f"sqlite:///{tmp_path / 'same.db'}"
+    store = open_store(db_url)
+    key = store.create_api_key("alice")[1]
+    store.close()
+    server = processes.server(db_url, "--no-notifier")
 
     def scenario(jobs: Any) -> tuple[JobState, list[str | None]]:
         job = jobs.submit("same", NoOp())
@@ -156,7 +167,7 @@ def test_same_code_embedded_and_remote(api: ApiEnv) -> None:
         again = jobs.retry(job.id)
         return jobs.find(again).state, [p.label for p in jobs.find(job).progress]
 
-    with Client(api.db_url) as embedded, Client(api.url, api_key=api.keys["alice"]) as remote:
+    with Client(db_url) as embedded, Client(server.url, api_key=key) as remote:
         e_state, e_labels = scenario(embedded.jobs())
         r_state, r_labels = scenario(remote.jobs())
     assert e_labels == r_labels == []

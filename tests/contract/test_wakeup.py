@@ -1,11 +1,11 @@
-"""Wake-up hints: waiting for work and listening for events (LISTEN/NOTIFY on PostgreSQL)."""
+"""Wake-up hints: waiting for work (LISTEN/NOTIFY on PostgreSQL, PRAGMA data_version on
+SQLite) and listening for events (PostgreSQL)."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, cast
 
 import pytest
 
@@ -39,33 +39,56 @@ def test_unsubscribing_is_always_possible(store: Store) -> None:
 @pytest.fixture
 def pg_store(store: Store, store_kind: str) -> Store:
     if store_kind != "postgres":
-        pytest.skip("SQLite has no notifications: runners and subscribers poll")
+        pytest.skip("SQLite has no event notifications: subscribers poll")
     return store
 
 
 def _listening(store: Store) -> None:
-    """Wait until the store's listener connection is up (it starts on first use)."""
+    """Wait until the store watches for hints (PostgreSQL: its listener connection is up;
+    both start on first use)."""
     store.wait_for_work(0.01)
-    assert cast(Any, store)._notifications.connected.wait(10)
+    notifications = getattr(store, "_notifications", None)
+    if notifications is not None:
+        assert notifications.connected.wait(10)
 
 
-def test_new_work_wakes_a_waiting_runner(pg_store: Store, open_stores: Callable[[], Store]) -> None:
-    _listening(pg_store)
+def test_new_work_wakes_a_waiting_runner(store: Store, open_stores: Callable[[], Store]) -> None:
+    _listening(store)
     threading.Timer(0.2, lambda: submit(open_stores())).start()
     start = time.monotonic()
-    assert pg_store.wait_for_work(10, threading.Event()) is True
+    assert store.wait_for_work(10, threading.Event()) is True
     assert time.monotonic() - start < 5
 
 
 def test_a_hint_that_arrives_between_waits_is_kept(
-    pg_store: Store, open_stores: Callable[[], Store]
+    store: Store, open_stores: Callable[[], Store]
 ) -> None:
-    _listening(pg_store)
+    _listening(store)
     submit(open_stores())
     time.sleep(0.3)  # delivered while nobody waits
     start = time.monotonic()
-    assert pg_store.wait_for_work(10) is True
+    assert store.wait_for_work(10) is True
     assert time.monotonic() - start < 0.5
+
+
+def test_a_hint_wakes_a_waiting_runner_within_milliseconds(
+    store: Store, open_stores: Callable[[], Store]
+) -> None:
+    other = open_stores()
+    _listening(store)
+    woke: list[float] = []
+    waiter = threading.Thread(target=lambda: woke.append(_timed_wait(store)))
+    waiter.start()
+    time.sleep(0.3)
+    submitted = time.monotonic()
+    submit(other)
+    waiter.join(10)
+    assert woke and woke[0] - submitted < 0.1  # PostgreSQL: ~1 ms; SQLite: <= 10 ms
+
+
+def _timed_wait(store: Store) -> float:
+    assert store.wait_for_work(10, threading.Event()) is True
+    return time.monotonic()
 
 
 def test_event_listeners_are_called(pg_store: Store, open_stores: Callable[[], Store]) -> None:
@@ -81,8 +104,8 @@ def test_event_listeners_are_called(pg_store: Store, open_stores: Callable[[], S
     assert not called.wait(0.5)
 
 
-def test_runner_dispatch_uses_the_hint(pg_store: Store, store_url: str) -> None:
-    """With a poll interval of 30 s, only the notification can start the task quickly."""
+def test_runner_dispatch_uses_the_hint(store_url: str) -> None:
+    """With a poll interval of 30 s, only the hint can start the task quickly."""
     client = Client(store_url)
     runner = client.runner(tasks=[NoOp], poll_interval=30)
     thread = threading.Thread(target=runner.run_forever, daemon=True)

@@ -92,10 +92,8 @@ def cleanup(
     ] = False,
 ) -> None:
     """Delete old events and long-finished jobs in small transactions (safe while running)."""
-    from conveyor.settings import Settings
     from conveyor.workflows import Client
 
-    settings = Settings()
     client = Client(_url(database_url), blobs_url=blobs_url)
     blobs_deleted = 0
 
@@ -105,17 +103,9 @@ def cleanup(
             blobs_deleted += client.blobs.delete_prefix(f"jobs/{job_id}/")
 
     try:
-        counts = client.store.cleanup(
-            event_retention_seconds=(
-                settings.event_retention_seconds
-                if event_retention_seconds is None
-                else event_retention_seconds
-            ),
-            job_retention_seconds=(
-                settings.job_retention_seconds
-                if job_retention_seconds is None
-                else job_retention_seconds
-            ),
+        counts = client.store.cleanup(  # None: the setting's default
+            event_retention_seconds=event_retention_seconds,
+            job_retention_seconds=job_retention_seconds,
             batch_size=batch_size,
             on_jobs_deleted=None if keep_blobs else delete_blobs,
         )

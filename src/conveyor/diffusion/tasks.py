@@ -15,17 +15,23 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from conveyor.diffusion.batching import STOPS, BatchInfo, Member, denoise_batch
+from conveyor.diffusion.batching import BatchInfo, Member, denoise_batch
 from conveyor.diffusion.imaging import contact_sheet, encode_png
 from conveyor.diffusion.request import GenerationItem, GenerationParams
 from conveyor.diffusion.runtime import batch_size_setting, current_registry
 from conveyor.exceptions import TaskCancelledError
 from conveyor.workflows import ExecutionContext, Task
+
+if TYPE_CHECKING:
+    from conveyor.diffusion.base import ImageModel
+    from conveyor.diffusion.registry import ModelRegistry
 
 __all__ = [
     "CONTACT_SHEET",
@@ -36,6 +42,8 @@ __all__ = [
     "GenerateImage",
     "image_name",
 ]
+
+log = logging.getLogger("conveyor.diffusion")
 
 CONTACT_SHEET = "contact_sheet.png"
 METADATA = "generation.json"
@@ -134,18 +142,20 @@ class GenerateImage(Task):
         """Denoise the tasks' images together; one outcome per task (None: success)."""
         outcomes: list[BaseException | None] = [None] * len(tasks)
         members: list[tuple[int, GenerateImage, Member]] = []
+        registry = current_registry()
         for slot, (task, context) in enumerate(zip(tasks, contexts, strict=True)):
             assert isinstance(task, GenerateImage)
             try:
                 context.raise_if_cancelled()  # cancelled while it waited for the batch
+                # A task the model cannot honour fails alone instead of failing its batch.
+                task = replace(task, params=registry.resolve(task.params))
                 members.append((slot, task, Member(task.item(), context, task.preview_every)))
-            except STOPS as exc:
+            except Exception as exc:
                 outcomes[slot] = exc
         if not members:
             return outcomes
         try:
-            registry = current_registry()
-            model = registry.get(members[0][1].params.model)
+            model = _warm_model(registry, members[0][1].params.model)
             limit = max(1, registry.spec(model.name).max_batch_size)
         except Exception as exc:
             for slot, _, _ in members:
@@ -159,6 +169,7 @@ class GenerateImage(Task):
                 for slot, _, member in chunk:
                     outcomes[slot] = member.stopped or exc
                 continue
+            log.debug("denoised a batch of %d in %.3f s", info.size, info.seconds)
             for position, (slot, task, member) in enumerate(chunk):
                 if member.stopped is not None or images is None:
                     outcomes[slot] = member.stopped or TaskCancelledError("batch stopped")
@@ -188,6 +199,21 @@ class GenerateImage(Task):
         context.job_cache.group(_META)[str(self.index)] = json.dumps(meta).encode()
         context.save_result(image_name(self.index), png, "image/png")
         context.progress("upload").done(1)
+
+
+def _warm_model(registry: ModelRegistry, name: str) -> ImageModel:
+    """The loaded model: loaded on this process's first task that needs it, then kept."""
+    if name in registry.loaded():
+        return registry.get(name)
+    started = time.perf_counter()
+    model = registry.get(name)
+    log.info(
+        "loaded model %s on %s in %.1f s; kept for later tasks",
+        name,
+        model.device,
+        time.perf_counter() - started,
+    )
+    return model
 
 
 class ContactSheet(Task):

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
-__all__ = ["Connector", "Row", "Transaction"]
+__all__ = ["Connector", "Row", "Sent", "Transaction"]
 
 Row = Mapping[str, Any]
+
+
+class Sent(Protocol):
+    """A statement sent with ``Transaction.send``."""
+
+    def rows(self) -> list[Row]:
+        """Its result rows, waiting for them if they have not arrived yet (on PostgreSQL,
+        reading the result of a later statement first brings this one's along)."""
+        ...
 
 
 class Transaction(Protocol):
@@ -24,6 +33,19 @@ class Transaction(Protocol):
 
     def run(self, query: str, **params: Any) -> int:
         """Execute; return the number of rows changed."""
+        ...
+
+    def send(self, query: str, **params: Any) -> Sent:
+        """Execute without waiting for the result.
+
+        An engine may hold the statement back and send it with the next one (PostgreSQL
+        pipelines it: no round trip of its own). Statements still run in the order they
+        were issued; an error surfaces at the latest when the transaction commits.
+        """
+        ...
+
+    def send_many(self, query: str, params: Sequence[Mapping[str, Any]]) -> None:
+        """``send`` once per parameter set (``executemany``), results not read."""
         ...
 
 

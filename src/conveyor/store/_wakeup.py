@@ -1,8 +1,9 @@
 """Wake-up hints for idle runners and event subscribers; engines without them just wait.
 
-PostgreSQL overrides both with LISTEN/NOTIFY (``_pg_notify``). Hints never carry
-data: whoever is woken polls the store as usual, so an engine without hints (or
-a lost hint) only costs up to one poll interval.
+PostgreSQL overrides both with LISTEN/NOTIFY (``_pg_notify``); SQLite watches a
+cheap change counter (``poll_for_change``). Hints never carry data: whoever is
+woken polls the store as usual, so an engine without hints (or a lost hint) only
+costs up to one poll interval.
 """
 
 from __future__ import annotations
@@ -10,8 +11,37 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
-__all__ = ["WakeupMixin"]
+__all__ = ["WakeupMixin", "poll_for_change"]
+
+V = TypeVar("V")
+
+
+def poll_for_change(
+    probe: Callable[[], V],
+    seen: V,
+    timeout: float,
+    stop: threading.Event | None,
+    interval: Callable[[], float],
+) -> tuple[bool, V]:
+    """Call ``probe()`` every ``interval()`` seconds until it returns something other than
+    ``seen``, ``stop`` is set, or ``timeout`` passed.
+
+    Returns (changed, the last value read): the caller keeps the value as the next
+    ``seen``, so a change between two calls ends the next one at once. Sleeps with
+    ``time.sleep`` and looks at ``stop`` in between (about half the CPU of a wait on
+    the event, which matters at hundreds of wake-ups a second).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        current = probe()
+        if current != seen:
+            return True, current
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or (stop is not None and stop.is_set()):
+            return False, current
+        time.sleep(min(interval(), remaining))
 
 
 class WakeupMixin:

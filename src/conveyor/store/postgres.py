@@ -19,6 +19,12 @@ connection pool. What this module adds to the named queries in ``sql/postgres``:
 * **Lock order**: writers lock a job's row before its task rows, and several
   jobs in id order (``lock_jobs_of_tasks``), so concurrent commits from many
   workers do not deadlock.
+* **Round trips**: a write transaction runs in pipeline mode. BEGIN goes out with
+  the first statement, statements sent with ``Transaction.send`` (results not
+  read) go out with the next one, and the deferred events go out with COMMIT, so
+  a transaction costs one round trip per statement whose result the store reads,
+  plus one for the commit. Reads run as plain autocommit statements (under READ
+  COMMITTED a transaction gives a read nothing more), without BEGIN and COMMIT.
 * **Schema**: versioned migrations are applied by ``conveyor db upgrade``
   (``_pg_schema.upgrade``); opening a store checks the version and refuses an
   older or newer schema.
@@ -27,12 +33,13 @@ connection pool. What this module adds to the named queries in ``sql/postgres``:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -89,40 +96,89 @@ def _translate(exc: psycopg.Error) -> StoreError | ConflictError:
 
 
 class _Tx:
-    """Named queries inside one open transaction; events are held back until commit."""
+    """Named queries inside one open transaction; events are held back until commit.
 
-    __slots__ = ("conn", "deferred", "queries")
+    With a pipeline, a statement whose result is read costs one round trip (its
+    ``sync`` also collects every statement sent before it); a sent one costs none.
+    """
 
-    def __init__(self, conn: psycopg.Connection[Row], queries: dict[str, str]) -> None:
+    __slots__ = ("conn", "deferred", "pipeline", "queries")
+
+    def __init__(
+        self,
+        conn: psycopg.Connection[Row],
+        queries: dict[str, str],
+        pipeline: psycopg.Pipeline | None = None,
+    ) -> None:
         self.conn = conn
         self.queries = queries
+        self.pipeline = pipeline
         self.deferred: list[tuple[str, dict[str, Any]]] = []
+
+    def _execute(self, query: str, params: dict[str, Any]) -> psycopg.Cursor[Row]:
+        cur = self.conn.execute(self.queries[query], params)
+        if self.pipeline is not None:
+            self.pipeline.sync()
+        return cur
 
     def one(self, query: str, **params: Any) -> Row | None:
         if query in _DEFERRED:
             self.deferred.append((query, params))
             return None
-        cur = self.conn.execute(self.queries[query], params)
+        cur = self._execute(query, params)
         return cur.fetchone() if cur.description else None
 
     def all(self, query: str, **params: Any) -> list[Row]:
-        cur = self.conn.execute(self.queries[query], params)
+        cur = self._execute(query, params)
         return cur.fetchall() if cur.description else []
 
     def run(self, query: str, **params: Any) -> int:
         if query in _DEFERRED:
             self.deferred.append((query, params))
             return 1
-        return self.conn.execute(self.queries[query], params).rowcount
+        return self._execute(query, params).rowcount
+
+    def send(self, query: str, **params: Any) -> _Sent:
+        if query in _DEFERRED:
+            self.deferred.append((query, params))
+            return _Sent(None, None)
+        if self.pipeline is not None:
+            return _Sent(self.conn.execute(self.queries[query], params), self.pipeline)
+        return _Sent(self._execute(query, params), None)
+
+    def send_many(self, query: str, params: Sequence[Mapping[str, Any]]) -> None:
+        if query in _DEFERRED:
+            self.deferred.extend((query, dict(p)) for p in params)
+            return
+        self.conn.cursor().executemany(self.queries[query], params)
 
     def flush_deferred(self) -> None:
         """Append the held-back events, serialized with every other event writer."""
         if not self.deferred:
             return
         self.conn.execute(_LOCK_EVENT_LOG)
-        with self.conn.cursor() as cur:
-            for query, params in self.deferred:
-                cur.execute(self.queries[query], params)
+        for query, params in self.deferred:
+            self.conn.execute(self.queries[query], params)
+
+
+class _Sent:
+    """A statement sent in a pipeline; its result arrives with the next sync."""
+
+    __slots__ = ("cursor", "pipeline")
+
+    def __init__(
+        self, cursor: psycopg.Cursor[Row] | None, pipeline: psycopg.Pipeline | None
+    ) -> None:
+        self.cursor = cursor
+        self.pipeline = pipeline
+
+    def rows(self) -> list[Row]:
+        cur = self.cursor
+        if cur is None:  # deferred to commit: nothing to read
+            return []
+        if cur.pgresult is None and self.pipeline is not None:
+            self.pipeline.sync()
+        return cur.fetchall() if cur.description else []
 
 
 def _without_comments(queries: dict[str, str]) -> dict[str, str]:
@@ -131,6 +187,29 @@ def _without_comments(queries: dict[str, str]) -> dict[str, str]:
         name: "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
         for name, sql in queries.items()
     }
+
+
+@contextmanager
+def _pipelined_transaction(conn: psycopg.Connection[Row]) -> Iterator[psycopg.Pipeline]:
+    """BEGIN ... COMMIT in pipeline mode, written out rather than ``conn.transaction()``
+    (which syncs on entry and twice on exit): BEGIN goes out with the first statement and
+    COMMIT with the last, so they cost no round trip of their own."""
+    try:
+        with conn.pipeline() as pipeline:
+            conn.execute("BEGIN")
+            try:
+                yield pipeline
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")  # sent, with everything still queued, as the pipeline ends
+    except BaseException:
+        # A failed statement makes the server skip the rest of the pipeline, COMMIT or
+        # ROLLBACK included: end the transaction here rather than in the pool.
+        if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE and not conn.closed:
+            with contextlib.suppress(psycopg.Error):
+                conn.rollback()
+        raise
 
 
 def _configure(conn: psycopg.Connection[Any]) -> None:
@@ -156,6 +235,7 @@ class PostgresConnector:
         self.retry_seconds = retry_seconds
         self.connect_timeout = connect_timeout
         self._local = threading.local()
+        self._pipelines = psycopg.Pipeline.is_supported()
         self.pool: ConnectionPool[psycopg.Connection[Row]] = ConnectionPool(
             url,
             kwargs={
@@ -177,12 +257,25 @@ class PostgresConnector:
 
     @contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[_Tx]:
-        """One transaction on a pooled connection; commit on exit, roll back on error."""
+        """One transaction on a pooled connection; commit on exit, roll back on error.
+
+        ``write=False``: autocommit statements (reads need no transaction under READ
+        COMMITTED, and skip the BEGIN and COMMIT round trips).
+        """
         try:
-            with self.pool.connection() as conn, conn.transaction():
-                tx = _Tx(conn, self.queries)
-                yield tx
-                tx.flush_deferred()
+            with self.pool.connection() as conn:
+                if not write:
+                    yield _Tx(conn, self.queries)
+                elif self._pipelines:
+                    with _pipelined_transaction(conn) as pipeline:
+                        tx = _Tx(conn, self.queries, pipeline)
+                        yield tx
+                        tx.flush_deferred()
+                else:  # libpq older than 14: no pipeline mode
+                    with conn.transaction():
+                        tx = _Tx(conn, self.queries)
+                        yield tx
+                        tx.flush_deferred()
         except psycopg.Error as exc:
             raise _translate(exc) from exc
 

@@ -40,6 +40,10 @@ __all__ = ["Runner"]
 
 log = logging.getLogger("conveyor.runner")
 
+#: After a wake-up hint whose claim found nothing (another runner was faster), the next
+#: hint waits this long (seconds, uniform) before claiming: see ``Runner._wait_for_work``.
+_YIELD_AFTER_MISS = (0.001, 0.003)
+
 
 class Runner:
     """Executes registered task classes from one store until told to stop."""
@@ -96,6 +100,8 @@ class Runner:
         self._deadline: float | None = None
         self._keeper: threading.Thread | None = None
         self._halt_keeper = threading.Event()
+        self._hinted = False  # the current claim follows a wake-up hint
+        self._missed = False  # the last claim after a hint found nothing
 
     # -- public ---------------------------------------------------------------------------
     def run_all(self) -> int:
@@ -106,9 +112,7 @@ class Runner:
                     continue
                 if not self.store.has_pending_work(self.kinds):
                     break
-                # A wake-up hint (PostgreSQL NOTIFY) ends the wait early; polling stays the
-                # fallback. stop() sets _idle, which ends it too.
-                self.store.wait_for_work(self.poll_interval, self._idle)
+                self._wait_for_work()
         return self.executed
 
     def run_forever(self) -> None:
@@ -118,7 +122,7 @@ class Runner:
             with self._keeping():
                 while not self._stopping.is_set():
                     if not self._run_batch():
-                        self.store.wait_for_work(self.poll_interval, self._idle)
+                        self._wait_for_work()
                         self._idle.clear()
         finally:
             restore()
@@ -131,6 +135,20 @@ class Runner:
         self._idle.set()
         self._wake.set()
 
+    def _wait_for_work(self) -> None:
+        """Idle: wait for a wake-up hint (PostgreSQL NOTIFY, a SQLite commit), the poll
+        interval (the fallback: hints may be lost), or stop() (which sets ``_idle``).
+
+        One hint wakes every idle runner, but only the first claim gets the new task;
+        the others' empty claims would compete with it for the database and the CPU. So
+        a runner whose last claim after a hint found nothing lets the others go first:
+        it waits 1-3 ms before claiming. The runner that won keeps claiming at once, and
+        a hint costs one claim on its critical path instead of one per idle runner.
+        """
+        self._hinted = self.store.wait_for_work(self.poll_interval, self._idle)
+        if self._hinted and self._missed:
+            self._idle.wait(random.uniform(*_YIELD_AFTER_MISS))
+
     # -- claim and execute ----------------------------------------------------------------
     def _run_batch(self) -> bool:
         limit = getattr(self, "_batch", 1)
@@ -141,6 +159,8 @@ class Runner:
             lease_seconds=self.lease_seconds,
             max_lease_losses=self.max_lease_losses,
         )
+        hinted, self._hinted = self._hinted, False
+        self._missed = hinted and not claimed
         if not claimed:
             return False
         with self._held_lock:

@@ -1,6 +1,9 @@
 -- Named queries of the PostgreSQL engine: the same names as sqlite/queries.sql.
 -- Parameters are psycopg's named placeholders; list parameters arrive as arrays (= ANY(...)).
 -- Ids are uuid columns; the engine passes them as text and reads them back as text.
+-- The hot paths (claim, heartbeat, commit) work on sets: one statement for N tasks, since
+-- each statement is a round trip to the server. Statements that lock several task rows take
+-- the locks in seq order (ORDER BY seq FOR UPDATE in a CTE), so two of them cannot deadlock.
 
 -- name: insert_job
 INSERT INTO jobs (id, tenant, name, state, submitted_at, pending_tasks, callback_url,
@@ -16,11 +19,12 @@ INSERT INTO tasks (id, job_id, parent_id, identifier, version, kind, batch_key, 
                    max_retries, optional, remaining_deps, created_at)
 VALUES (%(id)s, %(job_id)s, %(parent_id)s, %(identifier)s, %(version)s, %(kind)s,
         %(batch_key)s, %(input)s, %(state)s, %(max_retries)s, %(optional)s,
-        %(remaining_deps)s, %(now)s)
-RETURNING seq;
+        %(remaining_deps)s, %(now)s);
 
 -- name: insert_task_dep
-INSERT INTO task_deps (task_seq, dep_seq) VALUES (%(task_seq)s, %(dep_seq)s);
+-- By task ids, so the engine needs no seq back from insert_task (it sends both unread).
+INSERT INTO task_deps (task_seq, dep_seq)
+SELECT t.seq, d.seq FROM tasks t, tasks d WHERE t.id = %(task_id)s AND d.id = %(dep_id)s;
 
 -- name: get_job
 SELECT * FROM jobs WHERE id = %(id)s;
@@ -65,15 +69,20 @@ FROM task_deps d JOIN tasks t ON t.seq = d.dep_seq
 WHERE d.task_seq IN (SELECT seq FROM tasks WHERE job_id = %(job_id)s);
 
 -- name: set_job_state
+-- Returns the changed job (no row: its state was no longer from_state).
 UPDATE jobs SET state = %(state)s::text, error = %(error)s,
     started_at = CASE WHEN %(state)s::text = 'STARTED' THEN COALESCE(started_at, %(now)s)
                       ELSE started_at END,
     finished_at = %(finished_at)s
-WHERE id = %(id)s AND state = %(from_state)s;
+WHERE id = %(id)s AND state = %(from_state)s
+RETURNING *;
 
 -- name: adjust_pending
-UPDATE jobs SET pending_tasks = pending_tasks + %(delta)s WHERE id = %(id)s
-RETURNING state, pending_tasks;
+-- Several jobs at once: ids[i] changes by deltas[i]. Returns the updated job rows.
+UPDATE jobs SET pending_tasks = pending_tasks + d.delta
+FROM unnest(%(ids)s::uuid[], %(deltas)s::int[]) AS d(id, delta)
+WHERE jobs.id = d.id
+RETURNING jobs.*;
 
 -- name: recount_pending
 UPDATE jobs SET pending_tasks = (
@@ -106,30 +115,60 @@ WHERE mine.first IS NOT NULL;
 SELECT state, COUNT(*) AS n FROM jobs GROUP BY state;
 
 -- name: claim_ready
--- SKIP LOCKED: concurrent claimers take different rows instead of queueing on one.
-WITH picked AS (
-    SELECT t.seq FROM tasks t JOIN jobs j ON j.id = t.job_id
-    WHERE t.state = 'QUEUED' AND t.remaining_deps = 0 AND t.run_after <= %(now)s
-      AND t.kind = ANY(%(kinds)s::text[])
-      AND j.state IN ('QUEUED', 'STARTED')
-    ORDER BY t.seq
+-- One statement, one round trip: runnable tasks, oldest first (SKIP LOCKED: concurrent
+-- claimers take different rows instead of queueing on one), then, when they do not fill the
+-- limit, tasks whose lease expired. Each kind is read in order from its own end of
+-- tasks_ready (kind, seq), so a claim reads about limit rows per kind however long the queue
+-- is (one scan over all kinds reads and sorts every queued task). The price: while several
+-- kinds are runnable at once, rows of one kind beyond the oldest limit overall stay locked
+-- (skipped by other claimers) until this claim commits.
+-- An expired task that may be reclaimed gets a new attempt and a lease loss; one that lost
+-- its lease max_lease_losses times already is only locked and returned unchanged, with
+-- exhausted = true, for the engine to fail.
+WITH ready AS MATERIALIZED (
+    SELECT r.seq FROM unnest(%(kinds)s::text[]) AS k(kind)
+    CROSS JOIN LATERAL (
+        SELECT t.seq FROM tasks t
+        WHERE t.kind = k.kind AND t.state = 'QUEUED' AND t.remaining_deps = 0
+          AND t.run_after <= %(now)s
+          AND (SELECT j.state FROM jobs j WHERE j.id = t.job_id) IN ('QUEUED', 'STARTED')
+        ORDER BY t.seq
+        LIMIT %(limit)s
+        FOR UPDATE SKIP LOCKED
+    ) r
+    ORDER BY r.seq
     LIMIT %(limit)s
-    FOR UPDATE OF t SKIP LOCKED
-), claimed AS (
-    UPDATE tasks t SET state = 'RUNNING', attempt = attempt + 1, worker_id = %(worker_id)s,
-        lease_expires_at = %(expires)s, started_at = %(now)s
-    FROM picked WHERE t.seq = picked.seq
-    RETURNING t.seq, t.id, t.job_id, t.identifier, t.version, t.batch_key, t.input, t.attempt,
-              t.failures, t.max_retries, t.optional, t.lease_expires_at
+), expired AS MATERIALIZED (
+    SELECT seq FROM tasks
+    WHERE state = 'RUNNING' AND lease_expires_at < %(now)s
+      AND kind = ANY(%(kinds)s::text[])
+    ORDER BY lease_expires_at
+    LIMIT GREATEST(%(limit)s - (SELECT COUNT(*) FROM ready), 0)
+    FOR UPDATE SKIP LOCKED
 )
-SELECT * FROM claimed ORDER BY seq;
+UPDATE tasks t SET
+    attempt = t.attempt + CASE WHEN t.state = 'RUNNING'
+                                    AND t.lease_losses >= %(max_lease_losses)s THEN 0 ELSE 1 END,
+    lease_losses = t.lease_losses + CASE WHEN t.state = 'RUNNING'
+                                    AND t.lease_losses < %(max_lease_losses)s THEN 1 ELSE 0 END,
+    worker_id = CASE WHEN t.state = 'RUNNING' AND t.lease_losses >= %(max_lease_losses)s
+                     THEN t.worker_id ELSE %(worker_id)s END,
+    lease_expires_at = CASE WHEN t.state = 'RUNNING' AND t.lease_losses >= %(max_lease_losses)s
+                            THEN t.lease_expires_at ELSE %(expires)s END,
+    started_at = CASE WHEN t.state = 'RUNNING' AND t.lease_losses >= %(max_lease_losses)s
+                      THEN t.started_at ELSE %(now)s END,
+    state = 'RUNNING'
+WHERE t.seq = ANY(ARRAY(SELECT seq FROM ready UNION ALL SELECT seq FROM expired))
+RETURNING t.seq, t.id, t.job_id, t.identifier, t.version, t.batch_key, t.input, t.attempt,
+          t.failures, t.max_retries, t.optional, t.lease_expires_at, t.lease_losses,
+          t.lease_expires_at < %(now)s AS exhausted;
 
 -- name: claim_batch
 WITH picked AS (
-    SELECT t.seq FROM tasks t JOIN jobs j ON j.id = t.job_id
+    SELECT t.seq FROM tasks t
     WHERE t.state = 'QUEUED' AND t.remaining_deps = 0 AND t.run_after <= %(now)s
       AND t.kind = %(kind)s AND t.batch_key = %(batch_key)s
-      AND j.state IN ('QUEUED', 'STARTED')
+      AND (SELECT j.state FROM jobs j WHERE j.id = t.job_id) IN ('QUEUED', 'STARTED')
     ORDER BY t.seq
     LIMIT %(limit)s
     FOR UPDATE OF t SKIP LOCKED
@@ -142,25 +181,32 @@ WITH picked AS (
 )
 SELECT * FROM claimed ORDER BY seq;
 
--- name: expired_leases
-SELECT seq, id, job_id, lease_losses FROM tasks
-WHERE state = 'RUNNING' AND lease_expires_at < %(now)s
-  AND kind = ANY(%(kinds)s::text[])
-ORDER BY lease_expires_at
-LIMIT %(limit)s
-FOR UPDATE SKIP LOCKED;
+-- name: start_claimed_jobs
+-- The QUEUED jobs of the tasks a claim just leased to worker_id (their lease ends exactly at
+-- expires) become STARTED; returns them. The engine sends it right behind the claim, so
+-- both cost one round trip.
+UPDATE jobs SET state = 'STARTED', error = NULL, finished_at = NULL,
+    started_at = COALESCE(started_at, %(now)s)
+WHERE id IN (SELECT job_id FROM tasks
+             WHERE state = 'RUNNING' AND lease_expires_at = %(expires)s
+               AND worker_id = %(worker_id)s)
+  AND state = 'QUEUED'
+RETURNING *;
 
--- name: reclaim_task
-UPDATE tasks SET attempt = attempt + 1, lease_losses = lease_losses + 1,
-    worker_id = %(worker_id)s, lease_expires_at = %(expires)s, started_at = %(now)s
-WHERE seq = %(seq)s AND state = 'RUNNING' AND lease_expires_at < %(now)s
-RETURNING seq, id, job_id, identifier, version, batch_key, input, attempt, failures,
-          max_retries, optional, lease_expires_at;
-
--- name: renew_lease
-UPDATE tasks SET lease_expires_at = %(expires)s
-WHERE id = %(id)s AND attempt = %(attempt)s AND state = 'RUNNING'
-RETURNING seq, job_id;
+-- name: renew_leases
+-- The leases (ids[i], attempts[i]) still held: renewed, and returned with their job's state.
+WITH mine AS MATERIALIZED (
+    SELECT t.seq FROM tasks t
+    JOIN unnest(%(ids)s::uuid[], %(attempts)s::int[]) AS l(id, attempt)
+      ON t.id = l.id AND t.attempt = l.attempt
+    WHERE t.state = 'RUNNING'
+    ORDER BY t.seq
+    FOR UPDATE OF t
+)
+UPDATE tasks t SET lease_expires_at = %(expires)s
+FROM mine WHERE t.seq = mine.seq
+RETURNING t.id, t.attempt, t.seq, t.job_id,
+          (SELECT j.state FROM jobs j WHERE j.id = t.job_id) AS job_state;
 
 -- name: job_states_of_tasks
 SELECT t.id AS id, j.state AS state FROM tasks t JOIN jobs j ON j.id = t.job_id
@@ -170,7 +216,7 @@ WHERE t.id = ANY(%(ids)s::uuid[]);
 -- Committing, failing or cancelling tasks locks their jobs first, in id order, before any task
 -- row: every writer takes job locks in one order and touches a job's tasks only while holding
 -- it, so concurrent commits (batches spanning jobs, fan-ins) cannot deadlock.
-SELECT id FROM jobs
+SELECT id, state FROM jobs
 WHERE id IN (SELECT job_id FROM tasks WHERE id = ANY(%(ids)s::uuid[]))
 ORDER BY id
 FOR NO KEY UPDATE;
@@ -179,11 +225,22 @@ FOR NO KEY UPDATE;
 SELECT seq, job_id, failures, max_retries, optional FROM tasks
 WHERE id = %(id)s AND attempt = %(attempt)s AND state = 'RUNNING';
 
--- name: finish_attempt
-UPDATE tasks SET state = %(state)s, finished_at = %(now)s, lease_expires_at = NULL,
+-- name: finish_attempts
+-- Ends the attempts (ids[i], attempts[i]) that still hold their lease; returns those, and
+-- whether other tasks depend on them (release_dependents is only needed then).
+WITH mine AS MATERIALIZED (
+    SELECT t.seq FROM tasks t
+    JOIN unnest(%(ids)s::uuid[], %(attempts)s::int[]) AS a(id, attempt)
+      ON t.id = a.id AND t.attempt = a.attempt
+    WHERE t.state = 'RUNNING'
+    ORDER BY t.seq
+    FOR UPDATE OF t
+)
+UPDATE tasks t SET state = %(state)s, finished_at = %(now)s, lease_expires_at = NULL,
     error = %(error)s
-WHERE id = %(id)s AND attempt = %(attempt)s AND state = 'RUNNING'
-RETURNING seq, job_id, optional;
+FROM mine WHERE t.seq = mine.seq
+RETURNING t.seq, t.id, t.attempt, t.job_id, t.optional,
+          EXISTS (SELECT 1 FROM task_deps d WHERE d.dep_seq = t.seq) AS has_dependents;
 
 -- name: requeue_attempt
 UPDATE tasks SET state = 'QUEUED', failures = failures + 1, run_after = %(run_after)s,
@@ -203,11 +260,14 @@ WHERE seq = %(seq)s AND state = 'RUNNING'
 RETURNING seq, job_id, optional;
 
 -- name: release_dependents
-UPDATE tasks SET remaining_deps = remaining_deps - 1
-WHERE seq IN (SELECT task_seq FROM task_deps WHERE dep_seq = %(seq)s);
+-- The tasks seqs finished: each dependent loses one remaining dependency per finished one.
+UPDATE tasks t SET remaining_deps = t.remaining_deps - d.n
+FROM (SELECT task_seq, COUNT(*) AS n FROM task_deps
+      WHERE dep_seq = ANY(%(seqs)s::bigint[]) GROUP BY task_seq) d
+WHERE t.seq = d.task_seq;
 
 -- name: delete_task_progress
-DELETE FROM progress WHERE task_seq = %(seq)s;
+DELETE FROM progress WHERE task_seq = ANY(%(seqs)s::bigint[]);
 
 -- name: upsert_progress
 INSERT INTO progress (task_seq, job_id, label, attempt, total, done)
@@ -226,8 +286,8 @@ ON CONFLICT (job_id, label) DO NOTHING;
 -- than taken from the data parameter: this statement sees every progress flush committed
 -- before it, and every later one computes after it, so the last progress event of a job is
 -- always its exact progress, even when several machines flush at once (READ COMMITTED would
--- otherwise let two concurrent flushes each miss the other's). SQLite writers take turns, so
--- its data parameter is exact already.
+-- otherwise let two concurrent flushes each miss the other's). The engine passes no data for
+-- a progress event: both dialects compute it here.
 INSERT INTO events (job_id, type, data, created_at)
 SELECT %(job_id)s::uuid, %(type)s::text,
        CASE WHEN %(type)s::text = 'progress' THEN (
@@ -241,8 +301,7 @@ SELECT %(job_id)s::uuid, %(type)s::text,
                  WHERE l.job_id = %(job_id)s::uuid
                  GROUP BY l.label, l.pos) s)
        ELSE %(data)s::text END,
-       %(now)s::float8
-RETURNING id;
+       %(now)s::float8;
 
 -- name: events_after
 SELECT * FROM events WHERE job_id = %(job_id)s AND id > %(after_id)s ORDER BY id

@@ -14,11 +14,11 @@ SELECT id, request_hash FROM jobs WHERE tenant = :tenant AND idempotency_key = :
 INSERT INTO tasks (id, job_id, parent_id, identifier, version, kind, batch_key, input, state,
                    max_retries, optional, remaining_deps, created_at)
 VALUES (:id, :job_id, :parent_id, :identifier, :version, :kind, :batch_key, :input, :state,
-        :max_retries, :optional, :remaining_deps, :now)
-RETURNING seq;
+        :max_retries, :optional, :remaining_deps, :now);
 
 -- name: insert_task_dep
-INSERT INTO task_deps (task_seq, dep_seq) VALUES (:task_seq, :dep_seq);
+INSERT INTO task_deps (task_seq, dep_seq)
+SELECT t.seq, d.seq FROM tasks t, tasks d WHERE t.id = :task_id AND d.id = :dep_id;
 
 -- name: get_job
 SELECT * FROM jobs WHERE id = :id;
@@ -64,11 +64,16 @@ WHERE d.task_seq IN (SELECT seq FROM tasks WHERE job_id = :job_id);
 UPDATE jobs SET state = :state, error = :error,
     started_at = CASE WHEN :state = 'STARTED' THEN COALESCE(started_at, :now) ELSE started_at END,
     finished_at = :finished_at
-WHERE id = :id AND state = :from_state;
+WHERE id = :id AND state = :from_state
+RETURNING *;
 
 -- name: adjust_pending
-UPDATE jobs SET pending_tasks = pending_tasks + :delta WHERE id = :id
-RETURNING state, pending_tasks;
+-- Several jobs at once: ids[i] changes by deltas[i]. Returns the updated job rows.
+UPDATE jobs SET pending_tasks = pending_tasks + (
+    SELECT d.value FROM json_each(:ids) i JOIN json_each(:deltas) d ON d.key = i.key
+    WHERE i.value = jobs.id)
+WHERE id IN (SELECT value FROM json_each(:ids))
+RETURNING *;
 
 -- name: recount_pending
 UPDATE jobs SET pending_tasks = (
@@ -97,17 +102,43 @@ WHERE mine.first IS NOT NULL;
 SELECT state, COUNT(*) AS n FROM jobs GROUP BY state;
 
 -- name: claim_ready
-UPDATE tasks SET state = 'RUNNING', attempt = attempt + 1, worker_id = :worker_id,
-    lease_expires_at = :expires, started_at = :now
-WHERE seq IN (
-    SELECT t.seq FROM tasks t JOIN jobs j ON j.id = t.job_id
-    WHERE t.state = 'QUEUED' AND t.remaining_deps = 0 AND t.run_after <= :now
-      AND t.kind IN (SELECT value FROM json_each(:kinds))
-      AND j.state IN ('QUEUED', 'STARTED')
-    ORDER BY t.seq
-    LIMIT :limit)
+-- Runnable tasks, oldest first, each kind read in order from its end of tasks_ready; then,
+-- when they do not fill the limit, tasks whose lease expired: one statement (see the postgres
+-- dialect). An expired task that lost its lease max_lease_losses times already is returned
+-- unchanged, with exhausted = 1.
+WITH ready AS MATERIALIZED (
+    SELECT r.seq FROM json_each(:kinds) k
+    JOIN tasks r ON r.seq IN (
+        SELECT t.seq FROM tasks t
+        WHERE t.kind = k.value AND t.state = 'QUEUED' AND t.remaining_deps = 0
+          AND t.run_after <= :now
+          AND (SELECT j.state FROM jobs j WHERE j.id = t.job_id) IN ('QUEUED', 'STARTED')
+        ORDER BY t.seq
+        LIMIT :limit)
+    ORDER BY r.seq
+    LIMIT :limit
+), expired AS MATERIALIZED (
+    SELECT seq FROM tasks
+    WHERE state = 'RUNNING' AND lease_expires_at < :now
+      AND kind IN (SELECT value FROM json_each(:kinds))
+    ORDER BY lease_expires_at
+    LIMIT max(:limit - (SELECT COUNT(*) FROM ready), 0)
+)
+UPDATE tasks SET
+    attempt = attempt + CASE WHEN state = 'RUNNING' AND lease_losses >= :max_lease_losses
+                             THEN 0 ELSE 1 END,
+    lease_losses = lease_losses + CASE WHEN state = 'RUNNING'
+                                       AND lease_losses < :max_lease_losses THEN 1 ELSE 0 END,
+    worker_id = CASE WHEN state = 'RUNNING' AND lease_losses >= :max_lease_losses
+                     THEN worker_id ELSE :worker_id END,
+    lease_expires_at = CASE WHEN state = 'RUNNING' AND lease_losses >= :max_lease_losses
+                            THEN lease_expires_at ELSE :expires END,
+    started_at = CASE WHEN state = 'RUNNING' AND lease_losses >= :max_lease_losses
+                      THEN started_at ELSE :now END,
+    state = 'RUNNING'
+WHERE seq IN (SELECT seq FROM ready UNION ALL SELECT seq FROM expired)
 RETURNING seq, id, job_id, identifier, version, batch_key, input, attempt, failures, max_retries,
-          optional, lease_expires_at;
+          optional, lease_expires_at, lease_losses, lease_expires_at < :now AS exhausted;
 
 -- name: claim_batch
 UPDATE tasks SET state = 'RUNNING', attempt = attempt + 1, worker_id = :worker_id,
@@ -122,24 +153,27 @@ WHERE seq IN (
 RETURNING seq, id, job_id, identifier, version, batch_key, input, attempt, failures, max_retries,
           optional, lease_expires_at;
 
--- name: expired_leases
-SELECT seq, id, job_id, lease_losses FROM tasks
-WHERE state = 'RUNNING' AND lease_expires_at < :now
-  AND kind IN (SELECT value FROM json_each(:kinds))
-ORDER BY lease_expires_at
-LIMIT :limit;
+-- name: start_claimed_jobs
+-- The QUEUED jobs of the tasks a claim just leased to worker_id (their lease ends exactly at
+-- expires) become STARTED; returns them. The engine sends it right behind the claim, so
+-- both cost one round trip.
+UPDATE jobs SET state = 'STARTED', error = NULL, finished_at = NULL,
+    started_at = COALESCE(started_at, :now)
+WHERE id IN (SELECT job_id FROM tasks
+             WHERE state = 'RUNNING' AND lease_expires_at = :expires
+               AND worker_id = :worker_id)
+  AND state = 'QUEUED'
+RETURNING *;
 
--- name: reclaim_task
-UPDATE tasks SET attempt = attempt + 1, lease_losses = lease_losses + 1, worker_id = :worker_id,
-    lease_expires_at = :expires, started_at = :now
-WHERE seq = :seq AND state = 'RUNNING' AND lease_expires_at < :now
-RETURNING seq, id, job_id, identifier, version, batch_key, input, attempt, failures, max_retries,
-          optional, lease_expires_at;
-
--- name: renew_lease
+-- name: renew_leases
+-- The leases (ids[i], attempts[i]) still held: renewed, and returned with their job's state.
 UPDATE tasks SET lease_expires_at = :expires
-WHERE id = :id AND attempt = :attempt AND state = 'RUNNING'
-RETURNING seq, job_id;
+WHERE seq IN (
+    SELECT t.seq FROM json_each(:ids) i JOIN json_each(:attempts) a ON a.key = i.key
+    JOIN tasks t ON t.id = i.value AND t.attempt = a.value
+    WHERE t.state = 'RUNNING')
+RETURNING id, attempt, seq, job_id,
+          (SELECT j.state FROM jobs j WHERE j.id = tasks.job_id) AS job_state;
 
 -- name: job_states_of_tasks
 SELECT t.id AS id, j.state AS state FROM tasks t JOIN jobs j ON j.id = t.job_id
@@ -147,7 +181,7 @@ WHERE t.id IN (SELECT value FROM json_each(:ids));
 
 -- name: lock_jobs_of_tasks
 -- A plain read here: SQLite write transactions already take turns (PostgreSQL locks the rows).
-SELECT id FROM jobs
+SELECT id, state FROM jobs
 WHERE id IN (SELECT job_id FROM tasks WHERE id IN (SELECT value FROM json_each(:ids)))
 ORDER BY id;
 
@@ -155,10 +189,16 @@ ORDER BY id;
 SELECT seq, job_id, failures, max_retries, optional FROM tasks
 WHERE id = :id AND attempt = :attempt AND state = 'RUNNING';
 
--- name: finish_attempt
+-- name: finish_attempts
+-- Ends the attempts (ids[i], attempts[i]) that still hold their lease; returns those, and
+-- whether other tasks depend on them (release_dependents is only needed then).
 UPDATE tasks SET state = :state, finished_at = :now, lease_expires_at = NULL, error = :error
-WHERE id = :id AND attempt = :attempt AND state = 'RUNNING'
-RETURNING seq, job_id, optional;
+WHERE seq IN (
+    SELECT t.seq FROM json_each(:ids) i JOIN json_each(:attempts) a ON a.key = i.key
+    JOIN tasks t ON t.id = i.value AND t.attempt = a.value
+    WHERE t.state = 'RUNNING')
+RETURNING seq, id, attempt, job_id, optional,
+          EXISTS (SELECT 1 FROM task_deps d WHERE d.dep_seq = tasks.seq) AS has_dependents;
 
 -- name: requeue_attempt
 UPDATE tasks SET state = 'QUEUED', failures = failures + 1, run_after = :run_after,
@@ -178,11 +218,15 @@ WHERE seq = :seq AND state = 'RUNNING'
 RETURNING seq, job_id, optional;
 
 -- name: release_dependents
-UPDATE tasks SET remaining_deps = remaining_deps - 1
-WHERE seq IN (SELECT task_seq FROM task_deps WHERE dep_seq = :seq);
+-- The tasks seqs finished: each dependent loses one remaining dependency per finished one.
+UPDATE tasks SET remaining_deps = remaining_deps - (
+    SELECT COUNT(*) FROM task_deps d
+    WHERE d.task_seq = tasks.seq AND d.dep_seq IN (SELECT value FROM json_each(:seqs)))
+WHERE seq IN (SELECT task_seq FROM task_deps
+              WHERE dep_seq IN (SELECT value FROM json_each(:seqs)));
 
 -- name: delete_task_progress
-DELETE FROM progress WHERE task_seq = :seq;
+DELETE FROM progress WHERE task_seq IN (SELECT value FROM json_each(:seqs));
 
 -- name: upsert_progress
 INSERT INTO progress (task_seq, job_id, label, attempt, total, done)
@@ -196,8 +240,21 @@ VALUES (:job_id, :label, (SELECT COUNT(*) FROM job_labels WHERE job_id = :job_id
 ON CONFLICT (job_id, label) DO NOTHING;
 
 -- name: insert_event
-INSERT INTO events (job_id, type, data, created_at) VALUES (:job_id, :type, :data, :now)
-RETURNING id;
+-- A progress event carries the job's progress as of this statement (see the postgres dialect).
+INSERT INTO events (job_id, type, data, created_at)
+SELECT :job_id, :type,
+       CASE WHEN :type = 'progress' THEN (
+           SELECT json_object('progress', json_group_array(json_object(
+                      'label', NULLIF(s.label, ''), 'total', s.total, 'done', s.done)))
+           FROM (SELECT l.label, l.pos, COALESCE(SUM(p.total), 0) AS total,
+                        COALESCE(SUM(p.done), 0) AS done
+                 FROM job_labels l
+                 LEFT JOIN progress p ON p.job_id = l.job_id AND p.label = l.label
+                 WHERE l.job_id = :job_id
+                 GROUP BY l.label, l.pos
+                 ORDER BY l.pos) s)
+       ELSE :data END,
+       :now;
 
 -- name: events_after
 SELECT * FROM events WHERE job_id = :job_id AND id > :after_id ORDER BY id LIMIT :limit;

@@ -1,0 +1,255 @@
+"""The domain rules every store operation shares, written once over named queries.
+
+Inserting tasks (with their DAG edges), locking jobs before their tasks, the
+bookkeeping after tasks finish (DAG promotion, the pending counter, job
+completion or failure), and job state transitions with their event and webhook
+outbox row in the same transaction.
+
+Statements whose result the rules do not read go through ``Transaction.send``:
+PostgreSQL pipelines them with the next statement instead of paying a round
+trip each.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from conveyor.exceptions import JobNotFoundError
+from conveyor.models import ErrorInfo, Job, JobState, ProgressIndicator, TaskState
+from conveyor.store import _rows
+from conveyor.store._connector import Connector, Row, Sent, Transaction
+from conveyor.store.records import NewTask, ProgressValue
+
+__all__ = ["DEFAULT_WEBHOOK_EVENTS", "LIVE_JOB_STATES", "DomainMixin"]
+
+#: Job events that trigger a webhook when the client does not choose.
+DEFAULT_WEBHOOK_EVENTS = ("job.completed", "job.failed", "job.canceled")
+LIVE_JOB_STATES = (JobState.QUEUED.value, JobState.STARTED.value)
+
+
+class DomainMixin:
+    """Shared rules of ``SqlStore``; every method runs inside a caller's transaction."""
+
+    db: Connector
+
+    def _insert_tasks(
+        self,
+        tx: Transaction,
+        job_id: UUID,
+        parent_id: UUID | None,
+        tasks: Sequence[NewTask],
+        state: TaskState,
+        now: float,
+    ) -> None:
+        for index, task in enumerate(tasks):
+            if any(not 0 <= dep < index for dep in task.depends_on):
+                raise ValueError("depends_on may only name earlier tasks of the same batch")
+        parent = str(parent_id) if parent_id else None
+        tx.send_many(
+            "insert_task",
+            [
+                {
+                    "id": str(task.id),
+                    "job_id": str(job_id),
+                    "parent_id": parent,
+                    "identifier": task.identifier,
+                    "version": task.version,
+                    "kind": task.kind,
+                    "batch_key": task.batch_key,
+                    "input": task.input_json,
+                    "state": state.value,
+                    "max_retries": task.max_retries,
+                    "optional": task.optional,
+                    "remaining_deps": len(set(task.depends_on)),
+                    "now": now,
+                }
+                for task in tasks
+            ],
+        )
+        edges = [
+            {"task_id": str(task.id), "dep_id": str(tasks[dep].id)}
+            for task in tasks
+            for dep in sorted(set(task.depends_on))
+        ]
+        if edges:
+            tx.send_many("insert_task_dep", edges)
+        if parent_id is not None and state is TaskState.QUEUED:
+            tx.send("adjust_pending", ids=[str(job_id)], deltas=[len(tasks)])
+
+    def _lock_jobs(self, tx: Transaction, task_ids: Sequence[UUID]) -> Sent:
+        """Lock the jobs of these tasks first, in one global order (by id), before any of
+        their task rows: concurrent commits on PostgreSQL then cannot deadlock on job and
+        dependent rows. (A plain read on SQLite, whose write transactions take turns.)
+
+        Sent: its rows (id, state: current, since the job is locked) come with the next read.
+        """
+        return tx.send("lock_jobs_of_tasks", ids=[str(t) for t in task_ids])
+
+    def _finish_tasks(
+        self,
+        tx: Transaction,
+        rows: Sequence[Row],
+        state: TaskState,
+        now: float,
+        error: ErrorInfo | None = None,
+    ) -> None:
+        """Bookkeeping after tasks reached a terminal state: dependents, job completion.
+
+        ``rows`` (with ``seq``, ``job_id`` and ``has_dependents``) all reached ``state``;
+        one statement per step, whatever their number.
+        """
+        if not rows:
+            return
+        if state in (TaskState.COMPUTED, TaskState.FAILED_OPTIONAL):
+            seqs = [r["seq"] for r in rows if r["has_dependents"]]
+            if seqs:
+                tx.send("release_dependents", seqs=seqs)
+        finished = Counter(str(r["job_id"]) for r in rows)
+        ids = list(finished)  # first-finished order
+        jobs = {
+            str(job["id"]): job
+            for job in tx.all("adjust_pending", ids=ids, deltas=[-finished[i] for i in ids])
+        }
+        for job_id in ids:
+            job = jobs.get(job_id)
+            if job is None or job["state"] not in LIVE_JOB_STATES:
+                continue
+            if state is TaskState.FAILED:
+                self._transition(tx, job, JobState.FAILED, now, error)
+            elif job["pending_tasks"] <= 0:
+                self._transition(tx, job, JobState.COMPLETED, now)
+
+    def _transition(
+        self,
+        tx: Transaction,
+        job: Row,
+        state: JobState,
+        now: float,
+        error: ErrorInfo | None = None,
+    ) -> None:
+        """Change a job's state, with its event and webhook outbox row, in one transaction.
+
+        ``job`` needs only ``id`` and ``state`` (the state read earlier): the update is
+        conditional on it, so two transactions racing on one job (two runners, or a cancel
+        and a completion) emit the change once.
+        """
+        changed = tx.one(
+            "set_job_state",
+            id=str(job["id"]),
+            state=state.value,
+            from_state=job["state"],
+            now=now,
+            error=json.dumps(error.to_dict()) if error else None,
+            finished_at=now if state.terminal else None,
+        )
+        if changed is not None:
+            self._announce(tx, changed, state, now, error)
+
+    def _announce(
+        self,
+        tx: Transaction,
+        job: Row,
+        state: JobState,
+        now: float,
+        error: ErrorInfo | None = None,
+    ) -> None:
+        """The event and (if the job wants it) the webhook outbox row of a state change that
+        ``job`` (the updated row) just went through, in the same transaction."""
+        changed = job
+        data: dict[str, Any] = {"state": state.value}
+        if error is not None:
+            data["error"] = error.to_dict()
+        job_id = str(changed["id"])
+        self._event(tx, _rows.uuid_of(job_id), "state", data, now)
+        if changed["callback_url"]:
+            event_type = f"job.{state.value.lower()}"
+            wanted = (
+                json.loads(changed["webhook_events"])
+                if changed["webhook_events"] is not None
+                else DEFAULT_WEBHOOK_EVENTS
+            )
+            if event_type in wanted:
+                payload = {
+                    "type": event_type,
+                    "timestamp": datetime.fromtimestamp(now, UTC).isoformat(),
+                    "data": {"job_id": job_id, "name": changed["name"], **data},
+                }
+                tx.send(
+                    "insert_outbox",
+                    id=f"msg_{uuid.uuid4().hex}",
+                    job_id=job_id,
+                    tenant=changed["tenant"],
+                    url=changed["callback_url"],
+                    event_type=event_type,
+                    payload=json.dumps(payload),
+                    now=now,
+                )
+
+    def _event(
+        self,
+        tx: Transaction,
+        job_id: UUID,
+        type_: str,
+        data: dict[str, Any] | None,
+        now: float,
+    ) -> None:
+        """Append an event; a ``progress`` event's data is the job's progress (SQL computes
+        it as the event is written, so pass None)."""
+        tx.send(
+            "insert_event",
+            job_id=str(job_id),
+            type=type_,
+            data=None if data is None else json.dumps(data),
+            now=now,
+        )
+
+    def _write_progress(
+        self, tx: Transaction, row: Row, attempt: int, values: Sequence[ProgressValue], now: float
+    ) -> None:
+        """Store an attempt's absolute progress values and append a progress event."""
+        job_id = str(row["job_id"])
+        for value in values:
+            label = _rows.label_key(value.label)
+            tx.send("insert_label", job_id=job_id, label=label)
+            tx.send(
+                "upsert_progress",
+                seq=row["seq"],
+                job_id=job_id,
+                label=label,
+                attempt=attempt,
+                total=value.total,
+                done=value.done,
+            )
+        self._event(tx, _rows.uuid_of(job_id), "progress", None, now)
+
+    def _cancelled(self, tx: Transaction, task_ids: list[UUID]) -> frozenset[UUID]:
+        rows = tx.all("job_states_of_tasks", ids=[str(t) for t in task_ids])
+        return frozenset(
+            _rows.uuid_of(r["id"]) for r in rows if r["state"] == JobState.CANCELED.value
+        )
+
+    def _progress(self, tx: Transaction, job_id: UUID) -> list[ProgressIndicator]:
+        return [
+            ProgressIndicator(r["label"] or None, int(r["total"]), int(r["done"]))
+            for r in tx.all("job_progress", job_id=str(job_id))
+        ]
+
+    def _job_row(self, tx: Transaction, job_id: UUID, tenant: str | None = None) -> Row:
+        row = tx.one("get_job", id=str(job_id))
+        if row is None or (tenant is not None and row["tenant"] != tenant):
+            raise JobNotFoundError(f"job {job_id} not found")
+        return row
+
+    def _job(self, tx: Transaction, job_id: UUID, tenant: str | None = None) -> Job:
+        return self._job_from_row(tx, self._job_row(tx, job_id, tenant))
+
+    def _job_from_row(self, tx: Transaction, row: Row) -> Job:
+        job_id = str(row["id"])
+        results = [_rows.result(r) for r in tx.all("job_results", job_id=job_id)]
+        return _rows.job(row, self._progress(tx, _rows.uuid_of(job_id)), results)
