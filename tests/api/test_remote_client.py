@@ -55,7 +55,9 @@ def test_remote_client_mirrors_embedded(api: ApiEnv) -> None:
     with client:
         jobs = client.jobs()
         job = jobs.submit("remote", Countdown(n=2, steps=2, delay=0.01), max_retries=1)
-        assert job.state is JobState.QUEUED and job.name == "remote" and job.tenant == "alice"
+        # a worker may already have claimed it when the 202 comes back
+        assert job.state in (JobState.QUEUED, JobState.STARTED)
+        assert job.name == "remote" and job.tenant == "alice"
         events = list(jobs.watch(job))
         assert events[-1].data["state"] == "COMPLETED"
         done = jobs.find(job.id)
