@@ -52,6 +52,26 @@ def test_claim_several_in_submission_order(store: Store) -> None:
     assert all(store.get_job(i).state is JobState.STARTED for i in ids)
 
 
+def test_claim_several_kinds_oldest_first(store: Store) -> None:
+    """Each kind is read from its own end of the queue; the claim still takes the oldest."""
+    kinds = ["a", "b", "a", "c", "b", "a"]
+    ids = [submit(store, root=task(k)).id for k in kinds]
+    first = store.claim("w", ["c@v1", "b@v1", "a@v1"], limit=4)
+    assert [ct.job_id for ct in first] == ids[:4]
+    rest = store.claim("w", ["a@v1", "b@v1", "c@v1"], limit=10)
+    assert [ct.job_id for ct in rest] == ids[4:]
+
+
+def test_claim_skips_queued_tasks_of_a_failed_job(store: Store) -> None:
+    job = submit(store, root=task("root"))
+    root = claim_one(store, ["root@v1"])
+    store.complete_task(root.id, root.attempt, subtasks=[task(), task()])
+    first = claim_one(store)
+    store.fail_task(first.id, first.attempt, error(), retry_at=None)
+    assert store.get_job(job.id).state is JobState.FAILED
+    assert store.claim("w", [KIND], limit=5) == []  # its sibling stays QUEUED, unclaimed
+
+
 def test_claim_skips_cancelled_jobs_and_tasks_in_backoff(store: Store) -> None:
     cancelled = submit(store)
     store.cancel_job(cancelled.id)

@@ -150,6 +150,35 @@ def test_complete_tasks_commits_many_and_reports_the_fenced(store: Store) -> Non
     assert states == [JobState.STARTED, JobState.COMPLETED, JobState.COMPLETED]
 
 
+def test_complete_tasks_of_one_job_in_one_commit(store: Store) -> None:
+    """A batch spanning a whole fan-out: dependents promoted and the job completed once."""
+    from conveyor.store import Completion
+
+    job = submit(store, root=task("root"))
+    root = claim_one(store, ["root@v1"])
+    store.complete_task(
+        root.id, root.attempt, subtasks=[task(), task(), task("join", depends_on=[0, 1])]
+    )
+    a, b = store.claim("w", [KIND], limit=5)
+    assert store.claim("w", ["join@v1"]) == []
+    lost = store.complete_tasks(
+        [
+            Completion(a.id, a.attempt, progress=(pv("p", 2, 1),)),
+            Completion(b.id, b.attempt, progress=(pv("p", 2, 1),)),
+            Completion(b.id, b.attempt),  # listed twice: committed once, the first one counts
+        ]
+    )
+    assert lost == set()
+    assert store.get_job(job.id).state is JobState.STARTED
+    join = claim_one(store, ["join@v1"])  # both of its dependencies completed together
+    store.complete_task(join.id, join.attempt)
+    got = store.get_job(job.id)
+    assert got.state is JobState.COMPLETED
+    assert [(p.label, p.total, p.done) for p in got.progress] == [("p", 4, 2)]
+    states = [e.data["state"] for e in store.events_after(job.id) if e.type == "state"]
+    assert states == ["QUEUED", "STARTED", "COMPLETED"]
+
+
 def test_release_hands_a_task_back_without_cost(store: Store) -> None:
     job = submit(store, root=task(max_retries=0))
     ct = claim_one(store)

@@ -5,16 +5,17 @@ bookkeeping after tasks finish (DAG promotion, the pending counter, job
 completion or failure), and job state transitions with their event and webhook
 outbox row in the same transaction.
 
-Statements whose result the rules do not read go through ``Transaction.send``:
-PostgreSQL pipelines them with the next statement instead of paying a round
-trip each.
+Statements whose result is not needed at once go through ``Transaction.send``:
+PostgreSQL pipelines them with the next statement whose result is read, instead
+of paying a round trip each. So the pending counter is updated by a statement
+that finds the attempts this transaction ended by (id, attempt, state,
+finished_at) rather than by reading them first.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -91,33 +92,45 @@ class DomainMixin:
         """
         return tx.send("lock_jobs_of_tasks", ids=[str(t) for t in task_ids])
 
-    def _finish_tasks(
+    def _count_off(
+        self,
+        tx: Transaction,
+        ended: Sequence[tuple[UUID, int]],
+        state: TaskState,
+        now: float,
+    ) -> Sent:
+        """Take the attempts this transaction just ended (moved to ``state`` at ``now``) off
+        their jobs' pending counts: one statement, which needs no result of the statement
+        that ended them. Sent: the updated job rows come with the next read."""
+        return tx.send(
+            "count_off_finished",
+            ids=[str(task_id) for task_id, _ in ended],
+            attempts=[attempt for _, attempt in ended],
+            state=state.value,
+            now=now,
+        )
+
+    def _after_finish(
         self,
         tx: Transaction,
         rows: Sequence[Row],
+        jobs: Sequence[Row],
         state: TaskState,
         now: float,
         error: ErrorInfo | None = None,
     ) -> None:
-        """Bookkeeping after tasks reached a terminal state: dependents, job completion.
+        """Bookkeeping after tasks reached a terminal state: their dependents, and their jobs
+        (``jobs``, from ``_count_off``) fail or complete.
 
-        ``rows`` (with ``seq``, ``job_id`` and ``has_dependents``) all reached ``state``;
-        one statement per step, whatever their number.
+        ``rows`` (with ``seq``, ``job_id``, ``has_dependents``) all reached ``state``.
         """
-        if not rows:
-            return
         if state in (TaskState.COMPUTED, TaskState.FAILED_OPTIONAL):
             seqs = [r["seq"] for r in rows if r["has_dependents"]]
             if seqs:
                 tx.send("release_dependents", seqs=seqs)
-        finished = Counter(str(r["job_id"]) for r in rows)
-        ids = list(finished)  # first-finished order
-        jobs = {
-            str(job["id"]): job
-            for job in tx.all("adjust_pending", ids=ids, deltas=[-finished[i] for i in ids])
-        }
-        for job_id in ids:
-            job = jobs.get(job_id)
+        by_id = {str(job["id"]): job for job in jobs}
+        for job_id in dict.fromkeys(str(r["job_id"]) for r in rows):  # first-finished order
+            job = by_id.get(job_id)
             if job is None or job["state"] not in LIVE_JOB_STATES:
                 continue
             if state is TaskState.FAILED:

@@ -76,9 +76,7 @@ def result(r: Row) -> ResultInfo:
     )
 
 
-def job(
-    row: Row, progress: Sequence[ProgressIndicator], results: Sequence[ResultInfo]
-) -> Job:
+def job(row: Row, progress: Sequence[ProgressIndicator], results: Sequence[ResultInfo]) -> Job:
     return Job(
         id=uuid_of(row["id"]),
         name=row["name"],

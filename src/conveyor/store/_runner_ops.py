@@ -19,7 +19,7 @@ from uuid import UUID
 from conveyor.exceptions import LeaseLostError
 from conveyor.models import ErrorInfo, JobState, TaskState
 from conveyor.store import _rows
-from conveyor.store._connector import Row, Transaction
+from conveyor.store._connector import Row, Sent, Transaction
 from conveyor.store._domain import LIVE_JOB_STATES, DomainMixin
 from conveyor.store.records import (
     ClaimedTask,
@@ -57,7 +57,8 @@ class RunnerMixin(DomainMixin):
                 limit=limit,
                 max_lease_losses=max_lease_losses,
             )
-            started = self._start_jobs(tx, worker_id, expires, now)  # one round trip for both
+            for job in self._start_jobs(tx, worker_id, expires, now):  # one round trip for both
+                self._announce(tx, job, JobState.STARTED, now)
             claimed: list[Row] = []
             for row in sorted(sent.rows(), key=lambda r: r["seq"]):
                 if row["exhausted"]:
@@ -69,8 +70,6 @@ class RunnerMixin(DomainMixin):
             stale = [r["seq"] for r in claimed if r["lease_losses"]]
             if stale:
                 tx.send("delete_task_progress", seqs=stale)
-            for job in started:
-                self._announce(tx, job, JobState.STARTED, now)
             return [_rows.claimed_task(r) for r in claimed]
 
     def claim_batch(
@@ -113,16 +112,18 @@ class RunnerMixin(DomainMixin):
             "was killed or stalled past the lease); giving up",
             task_id=_rows.uuid_of(row["id"]),
         )
-        failed = tx.one(
+        failed = tx.send(
             "fail_lease_losses",
             seq=row["seq"],
             now=now,
             state=TaskState.FAILED.value,
             error=json.dumps(error.to_dict()),
         )
-        if failed is not None:
+        ended = [(_rows.uuid_of(row["id"]), row["attempt"])]
+        jobs = self._count_off(tx, ended, TaskState.FAILED, now)
+        if failed.rows():
             tx.send("delete_task_progress", seqs=[row["seq"]])
-            self._finish_tasks(tx, [failed], TaskState.FAILED, now, error)
+            self._after_finish(tx, failed.rows(), jobs.rows(), TaskState.FAILED, now, error)
 
     def heartbeat(self, leases: Sequence[tuple[UUID, int]], lease_seconds: float) -> LeaseStatus:
         if not leases:
@@ -188,38 +189,46 @@ class RunnerMixin(DomainMixin):
         if not completions:
             return set()
         with self.db.transaction() as tx:
-            locked = self._lock_jobs(tx, [c.task_id for c in completions])
+            attempts = list(dict.fromkeys((c.task_id, c.attempt) for c in completions))
+            locked = self._lock_jobs(tx, [task_id for task_id, _ in attempts])
             now = time.time()
-            rows = self._end_attempts(
-                tx, [(c.task_id, c.attempt) for c in completions], TaskState.COMPUTED, now
-            )
-            # States as locked: this transaction changes none before recording the outputs.
-            job_states = {str(r["id"]): r["state"] for r in locked.rows()}
-            by_attempt = {(_rows.uuid_of(r["id"]), r["attempt"]): r for r in rows}
-            lost: set[UUID] = set()
-            finished: list[Row] = []
+            ended = self._end_attempts(tx, attempts, TaskState.COMPUTED, now)
+            spawning = [c for c in completions if c.subtasks]
+            if spawning:  # subtasks join their job's pending count before it is checked
+                # States as locked: this transaction changed none of them yet.
+                job_states = {str(r["id"]): r["state"] for r in locked.rows()}
+                rows = _by_attempt(ended.rows())
+                for c in spawning:
+                    row = rows.pop((c.task_id, c.attempt), None)
+                    if row is not None:
+                        self._insert_subtasks(tx, row, c, job_states.get(str(row["job_id"])), now)
+            # Without subtasks, one round trip ends the attempts and counts them off.
+            jobs = self._count_off(tx, attempts, TaskState.COMPUTED, now).rows()
+            rows = _by_attempt(ended.rows())
+            finished = [rows[key] for key in attempts if key in rows]
             for c in completions:
-                row = by_attempt.pop((c.task_id, c.attempt), None)
-                if row is None:  # lost its lease (or listed twice: the first one counts)
-                    lost.add(c.task_id)
-                    continue
-                finished.append(row)
-                self._record_outputs(tx, row, c, job_states.get(str(row["job_id"])), now)
-            self._finish_tasks(tx, finished, TaskState.COMPUTED, now)
-            return lost
+                row = rows.pop((c.task_id, c.attempt), None)  # listed twice: the first counts
+                if row is not None:
+                    self._record_outputs(tx, row, c, now)
+            self._after_finish(tx, finished, jobs, TaskState.COMPUTED, now)
+            done = {(_rows.uuid_of(r["id"]), r["attempt"]) for r in finished}
+            return {task_id for task_id, attempt in attempts if (task_id, attempt) not in done}
 
-    def _record_outputs(
+    def _insert_subtasks(
         self, tx: Transaction, row: Row, c: Completion, job_state: str | None, now: float
     ) -> None:
-        """Store what a successful attempt produced: progress, results, subtasks (QUEUED
-        while the job is live, else CANCELED)."""
-        job_id = _rows.uuid_of(row["job_id"])
+        """A successful attempt's subtasks: QUEUED while the job is live, else CANCELED."""
+        state = TaskState.QUEUED if job_state in LIVE_JOB_STATES else TaskState.CANCELED
+        self._insert_tasks(tx, _rows.uuid_of(row["job_id"]), c.task_id, c.subtasks, state, now)
+
+    def _record_outputs(self, tx: Transaction, row: Row, c: Completion, now: float) -> None:
+        """Store the final progress and the results of a successful attempt."""
         if c.progress:
             self._write_progress(tx, row, c.attempt, c.progress, now)
         for result in c.results:
             tx.send(
                 "insert_result",
-                job_id=str(job_id),
+                job_id=str(row["job_id"]),
                 name=result.name,
                 content_type=result.content_type,
                 size=result.size,
@@ -227,9 +236,6 @@ class RunnerMixin(DomainMixin):
                 task_id=str(c.task_id),
                 now=now,
             )
-        if c.subtasks:
-            state = TaskState.QUEUED if job_state in LIVE_JOB_STATES else TaskState.CANCELED
-            self._insert_tasks(tx, job_id, c.task_id, c.subtasks, state, now)
 
     def _end_attempts(
         self,
@@ -238,9 +244,10 @@ class RunnerMixin(DomainMixin):
         state: TaskState,
         now: float,
         error: ErrorInfo | None = None,
-    ) -> list[Row]:
-        """Move the attempts that still hold their lease to ``state``; their rows."""
-        return tx.all(
+    ) -> Sent:
+        """Move the attempts that still hold their lease to ``state``. Sent: their rows
+        (seq, id, attempt, job_id, optional, has_dependents) come with the next read."""
+        return tx.send(
             "finish_attempts",
             ids=[str(task_id) for task_id, _ in attempts],
             attempts=[attempt for _, attempt in attempts],
@@ -269,23 +276,31 @@ class RunnerMixin(DomainMixin):
                 )
                 return True
             state = TaskState.FAILED_OPTIONAL if current["optional"] else TaskState.FAILED
-            rows = self._end_attempts(tx, [(task_id, attempt)], state, now, error)
+            ended = self._end_attempts(tx, [(task_id, attempt)], state, now, error)
+            jobs = self._count_off(tx, [(task_id, attempt)], state, now).rows()
+            rows = ended.rows()
             assert rows, "the job lock keeps the attempt running"
-            self._finish_tasks(tx, rows, state, now, error)
+            self._after_finish(tx, rows, jobs, state, now, error)
             return False
 
     def ack_cancel(self, task_id: UUID, attempt: int) -> None:
         with self.db.transaction() as tx:
             self._lock_jobs(tx, [task_id])
             now = time.time()
-            rows = self._end_attempts(tx, [(task_id, attempt)], TaskState.CANCELED, now)
+            ended = self._end_attempts(tx, [(task_id, attempt)], TaskState.CANCELED, now)
+            jobs = self._count_off(tx, [(task_id, attempt)], TaskState.CANCELED, now).rows()
+            rows = ended.rows()
             if not rows:
                 raise LeaseLostError(f"task {task_id} attempt {attempt} no longer holds its lease")
             tx.send("delete_task_progress", seqs=[rows[0]["seq"]])
-            self._finish_tasks(tx, rows, TaskState.CANCELED, now)
+            self._after_finish(tx, rows, jobs, TaskState.CANCELED, now)
 
     def release_task(self, task_id: UUID, attempt: int) -> None:
         with self.db.transaction() as tx:
             row = tx.one("release_attempt", id=str(task_id), attempt=attempt)
             if row is not None:
                 tx.send("delete_task_progress", seqs=[row["seq"]])
+
+
+def _by_attempt(rows: Sequence[Row]) -> dict[tuple[UUID, int], Row]:
+    return {(_rows.uuid_of(r["id"]), r["attempt"]): r for r in rows}

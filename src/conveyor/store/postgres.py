@@ -164,21 +164,23 @@ class _Tx:
 class _Sent:
     """A statement sent in a pipeline; its result arrives with the next sync."""
 
-    __slots__ = ("cursor", "pipeline")
+    __slots__ = ("_rows", "cursor", "pipeline")
 
     def __init__(
         self, cursor: psycopg.Cursor[Row] | None, pipeline: psycopg.Pipeline | None
     ) -> None:
         self.cursor = cursor
         self.pipeline = pipeline
+        self._rows: list[Row] | None = None if cursor is not None else []
 
     def rows(self) -> list[Row]:
-        cur = self.cursor
-        if cur is None:  # deferred to commit: nothing to read
-            return []
-        if cur.pgresult is None and self.pipeline is not None:
-            self.pipeline.sync()
-        return cur.fetchall() if cur.description else []
+        if self._rows is None:  # (None: not read yet; deferred to commit: nothing to read)
+            cur = self.cursor
+            assert cur is not None
+            if cur.pgresult is None and self.pipeline is not None:
+                self.pipeline.sync()
+            self._rows = cur.fetchall() if cur.description else []
+        return self._rows
 
 
 def _without_comments(queries: dict[str, str]) -> dict[str, str]:

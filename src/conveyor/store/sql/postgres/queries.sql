@@ -84,6 +84,19 @@ FROM unnest(%(ids)s::uuid[], %(deltas)s::int[]) AS d(id, delta)
 WHERE jobs.id = d.id
 RETURNING jobs.*;
 
+-- name: count_off_finished
+-- The attempts (ids[i], attempts[i]) that this transaction just ended (moved to state at
+-- now: fenced by attempt, an attempt ends once) leave their jobs' pending counts. Needs no
+-- row of finish_attempts, so it goes out in the same round trip. Returns the updated jobs.
+UPDATE jobs SET pending_tasks = pending_tasks - c.n
+FROM (SELECT t.job_id, COUNT(*) AS n
+      FROM unnest(%(ids)s::uuid[], %(attempts)s::int[]) AS f(id, attempt)
+      JOIN tasks t ON t.id = f.id AND t.attempt = f.attempt
+      WHERE t.state = %(state)s AND t.finished_at = %(now)s
+      GROUP BY t.job_id) c
+WHERE jobs.id = c.job_id
+RETURNING jobs.*;
+
 -- name: recount_pending
 UPDATE jobs SET pending_tasks = (
     SELECT COUNT(*) FROM tasks WHERE job_id = %(id)s AND state IN ('QUEUED', 'RUNNING'))

@@ -75,6 +75,19 @@ UPDATE jobs SET pending_tasks = pending_tasks + (
 WHERE id IN (SELECT value FROM json_each(:ids))
 RETURNING *;
 
+-- name: count_off_finished
+-- The attempts (ids[i], attempts[i]) that this transaction just ended (moved to state at
+-- now) leave their jobs' pending counts (see the postgres dialect). Returns the updated jobs.
+UPDATE jobs SET pending_tasks = pending_tasks - (
+    SELECT COUNT(*) FROM json_each(:ids) i JOIN json_each(:attempts) a ON a.key = i.key
+    JOIN tasks t ON t.id = i.value AND t.attempt = a.value
+    WHERE t.job_id = jobs.id AND t.state = :state AND t.finished_at = :now)
+WHERE id IN (
+    SELECT t.job_id FROM json_each(:ids) i JOIN json_each(:attempts) a ON a.key = i.key
+    JOIN tasks t ON t.id = i.value AND t.attempt = a.value
+    WHERE t.state = :state AND t.finished_at = :now)
+RETURNING *;
+
 -- name: recount_pending
 UPDATE jobs SET pending_tasks = (
     SELECT COUNT(*) FROM tasks WHERE job_id = :id AND state IN ('QUEUED', 'RUNNING'))
