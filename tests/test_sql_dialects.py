@@ -38,8 +38,11 @@ def test_same_query_names() -> None:
 
 def test_same_query_files() -> None:
     names = [
-        sorted(f.name for f in (resources.files("conveyor.store") / "sql" / d).iterdir()
-               if f.name.endswith(".sql"))
+        sorted(
+            f.name
+            for f in (resources.files("conveyor.store") / "sql" / d).iterdir()
+            if f.name.endswith(".sql")
+        )
         for d in DIALECTS
     ]
     assert names[0] == names[1]

@@ -91,7 +91,11 @@ def test_list_is_by_folder(blobs: BlobStore) -> None:
     assert sorted(blobs.list("jobs/1")) == ["jobs/1/a", "jobs/1/sub/b"]
     assert sorted(blobs.list("jobs/")) == ["jobs/1/a", "jobs/1/sub/b", "jobs/10/c", "jobs/2/d"]
     assert sorted(blobs.list("")) == [
-        "jobs/1/a", "jobs/1/sub/b", "jobs/10/c", "jobs/2/d", "other/e"
+        "jobs/1/a",
+        "jobs/1/sub/b",
+        "jobs/10/c",
+        "jobs/2/d",
+        "other/e",
     ]
     assert list(blobs.list("missing/")) == []
 

@@ -43,7 +43,9 @@ def test_cancel_a_running_job(store: Store) -> None:
     store.ack_cancel(running.id, running.attempt)
     states = {i.identifier: i.state for i in store.list_tasks(job.id)}
     assert states == {
-        "root": TaskState.COMPUTED, "a": TaskState.CANCELED, "b": TaskState.CANCELED,
+        "root": TaskState.COMPUTED,
+        "a": TaskState.CANCELED,
+        "b": TaskState.CANCELED,
     }
     assert store.get_job(job.id).state is JobState.CANCELED
 

@@ -108,9 +108,7 @@ def test_threads_claim_each_task_once(store: Store, open_stores: Callable[[], St
             for ct in batch:
                 s.complete_task(ct.id, ct.attempt)
 
-    threads = [
-        threading.Thread(target=worker, args=(open_stores(), 1 + i % 4)) for i in range(6)
-    ]
+    threads = [threading.Thread(target=worker, args=(open_stores(), 1 + i % 4)) for i in range(6)]
     for t in threads:
         t.start()
     for t in threads:
@@ -201,6 +199,10 @@ def test_claimed_tasks_of_a_new_batch_keep_their_fields(store: Store) -> None:
     store.complete_task(ct.id, ct.attempt, subtasks=[sub])
     got = claim_one(store, ["img@v1"])
     assert (got.id, got.job_id, got.max_retries, got.optional, got.batch_key) == (
-        sub.id, job.id, 2, True, "k",
+        sub.id,
+        job.id,
+        2,
+        True,
+        "k",
     )
     assert got.input_json == sub.input_json

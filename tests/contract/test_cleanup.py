@@ -103,9 +103,7 @@ def test_old_events_are_deleted_in_batches(store: Store) -> None:
     assert len(store.query_jobs()) == 5
 
 
-def test_cleanup_defaults_come_from_settings(
-    store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_cleanup_defaults_come_from_settings(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     done = _finished_job(store)
     monkeypatch.setenv("CONVEYOR_JOB_RETENTION_SECONDS", "60")
     monkeypatch.setenv("CONVEYOR_EVENT_RETENTION_SECONDS", "0")

@@ -55,14 +55,28 @@ def test_cleanup_deletes_old_jobs_and_their_blobs(store_url: str, tmp_path: Path
     run_all(client.store)
     keep = submit(client.store)
     code, out = _db(
-        "cleanup", "--database-url", store_url, "--blobs-url", blobs_url,
-        "--job-retention-seconds", "0.2", "--event-retention-seconds", "0",
+        "cleanup",
+        "--database-url",
+        store_url,
+        "--blobs-url",
+        blobs_url,
+        "--job-retention-seconds",
+        "0.2",
+        "--event-retention-seconds",
+        "0",
     )
     assert code == 0 and "deleted 0 finished jobs" in out
     time.sleep(0.3)
     code, out = _db(
-        "cleanup", "--database-url", store_url, "--blobs-url", blobs_url,
-        "--job-retention-seconds", "0.2", "--event-retention-seconds", "0",
+        "cleanup",
+        "--database-url",
+        store_url,
+        "--blobs-url",
+        blobs_url,
+        "--job-retention-seconds",
+        "0.2",
+        "--event-retention-seconds",
+        "0",
     )
     assert code == 0, out
     assert "deleted 1 finished jobs (1 blobs) and 0 events" in out

@@ -76,7 +76,9 @@ def test_query_newest_first_with_filters(store: Store) -> None:
     assert [j.id for j in store.query_jobs(tenant="t2")] == [b.id]
     assert [j.id for j in store.query_jobs(states=[JobState.STARTED])] == [a.id]
     assert [j.id for j in store.query_jobs(states=[JobState.QUEUED, JobState.STARTED])] == [
-        c.id, b.id, a.id,
+        c.id,
+        b.id,
+        a.id,
     ]
     assert store.query_jobs(states=[JobState.FAILED]) == []
     assert [j.id for j in store.query_jobs(since=b.submitted_at)] == [c.id, b.id]

@@ -24,7 +24,9 @@ def test_default_events_are_the_terminal_ones(store: Store) -> None:
     run_all(store)
     [message] = store.list_webhook_messages(job.id)
     assert (message.event_type, message.status.value, message.url) == (
-        "job.completed", "PENDING", HOOK,
+        "job.completed",
+        "PENDING",
+        HOOK,
     )
     assert message.tenant == "acme" and message.job_id == job.id
     assert message.id.startswith("msg_") and message.attempts == 0

@@ -36,9 +36,7 @@ def _postgres_columns(url: str) -> dict[str, set[str]]:
     return columns
 
 
-def test_same_tables_and_columns(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> None:
+def test_same_tables_and_columns(request: pytest.FixtureRequest, tmp_path: Path) -> None:
     if request.config.getoption("--store") != "all":
         pytest.skip("compares both engines")
     postgres_url = request.getfixturevalue("postgres_url")

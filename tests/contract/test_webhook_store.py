@@ -35,7 +35,9 @@ def test_claim_record_delivered(store: Store) -> None:
     assert stored.status is DeliveryStatus.DELIVERED and stored.delivered_at is not None
     [delivery] = store.list_webhook_deliveries(job.id, tenant="acme")
     assert (delivery.status, delivery.status_code, delivery.attempt) == (
-        DeliveryStatus.DELIVERED, 204, 1,
+        DeliveryStatus.DELIVERED,
+        204,
+        1,
     )
     with pytest.raises(JobNotFoundError):
         store.list_webhook_deliveries(job.id, tenant="other")
@@ -89,9 +91,7 @@ def test_redeliver(store: Store) -> None:
     assert claimed.attempts == 2 and claimed.series_attempt == 1
 
 
-def test_dispatchers_never_share_a_message(
-    store: Store, open_stores: Callable[[], Store]
-) -> None:
+def test_dispatchers_never_share_a_message(store: Store, open_stores: Callable[[], Store]) -> None:
     for _ in range(30):
         submit(store, callback_url=HOOK)
     run_all(store)

@@ -277,6 +277,8 @@ def test_published_events_reach_the_job_event_log(client: Client) -> None:
     previews = [e for e in events if e.type == "preview"]
     assert len(previews) == 1 and previews[0].data["url"] == "/x.png"
     assert [e.data["state"] for e in events if e.type == "state"] == [
-        "QUEUED", "STARTED", "COMPLETED"
+        "QUEUED",
+        "STARTED",
+        "COMPLETED",
     ]
     assert events == sorted(events, key=lambda e: e.id)

@@ -13,7 +13,16 @@ from conveyor.cli._app import app, main
 
 # Modules that add commands to ``app`` when imported.
 _COMMAND_MODULES = (
-    "worker", "jobs", "demo", "notifier", "serve", "dev", "submit", "watch", "keys", "db"
+    "worker",
+    "jobs",
+    "demo",
+    "notifier",
+    "serve",
+    "dev",
+    "submit",
+    "watch",
+    "keys",
+    "db",
 )
 
 for _name in _COMMAND_MODULES:

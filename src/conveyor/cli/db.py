@@ -55,8 +55,7 @@ def status(database_url: DatabaseUrl = None) -> None:
     else:
         verdict = "up to date"
     console.print(
-        f"{_shown(url)}: schema version {state.current} (this Conveyor: {state.latest}), "
-        f"{verdict}",
+        f"{_shown(url)}: schema version {state.current} (this Conveyor: {state.latest}), {verdict}",
         highlight=False,
     )
     if not state.up_to_date:
