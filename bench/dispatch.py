@@ -3,14 +3,16 @@
 For each engine and worker count, prints
 
 * throughput: no-op tasks per second, draining the subtasks of one fan-out
-  (measured from the first subtask's start to the job's end), and
+  (measured from the first subtask's start to the job's end); the median of
+  ``--rounds`` fan-outs, with the lowest and highest (a shared 2-core machine
+  varies a lot from one run to the next), and
 * dispatch latency: submit -> execute starts, p50/p99, one job at a time while
   the workers are idle (what a user waiting on a fresh job sees).
 
 It starts its own throwaway PostgreSQL cluster (``conveyor.testing``) and real
 ``conveyor worker`` processes. Figures only, no assertions.
 
-    python bench/dispatch.py [--tasks 5000] [--samples 200] [--workers 1,2,4]
+    python bench/dispatch.py [--tasks 5000] [--rounds 3] [--samples 200] [--workers 1,2,4]
 """
 
 from __future__ import annotations
@@ -112,18 +114,19 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def run_engine(
-    name: str, new_url: object, counts: list[int], tasks: int, samples: int, tmp: Path
+    name: str, new_url: object, counts: list[int], tasks: int, rounds: int, samples: int, tmp: Path
 ) -> None:
     for count in counts:
         url = new_url()  # type: ignore[operator]
         blobs_url = (tmp / f"blobs-{uuid.uuid4().hex[:8]}").as_uri()
         client = Client(url, blobs_url=blobs_url)
         with workers(url, blobs_url, count):
-            rate = throughput(client, tasks)
+            rates = sorted(throughput(client, tasks) for _ in range(rounds))
             call, commit = latencies(client, samples, tmp / f"stamps-{name}-{count}.txt")
         client.close()
         print(
-            f"{name:10s} workers={count}  {rate:8,.0f} no-op tasks/s   dispatch "
+            f"{name:10s} workers={count}  {statistics.median(rates):8,.0f} no-op tasks/s "
+            f"({rates[0]:,.0f}..{rates[-1]:,.0f})   dispatch "
             f"p50 {percentile(call, 50):7.1f} ms  p99 {percentile(call, 99):7.1f} ms   "
             f"(from commit: p50 {percentile(commit, 50):.1f} ms, p99 {percentile(commit, 99):.1f} "
             f"ms; {len(call)}/{samples} samples)",
@@ -134,6 +137,7 @@ def run_engine(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tasks", type=int, default=5000, help="fan-out size per throughput run")
+    parser.add_argument("--rounds", type=int, default=3, help="fan-outs per throughput figure")
     parser.add_argument("--samples", type=int, default=200, help="latency samples per run")
     parser.add_argument("--workers", default="1,2,4", help="worker process counts")
     parser.add_argument("--engines", default="postgresql,sqlite")
@@ -141,7 +145,7 @@ def main() -> None:
     counts = [int(c) for c in args.workers.split(",")]
     engines = args.engines.split(",")
     print(
-        f"cores: {os.cpu_count()}; {args.tasks} tasks per throughput run, "
+        f"cores: {os.cpu_count()}; {args.rounds} x {args.tasks} tasks per throughput figure, "
         f"{args.samples} latency samples",
         flush=True,
     )
@@ -155,13 +159,15 @@ def main() -> None:
                     upgrade(url)
                     return str(url)
 
-                run_engine("postgresql", new_postgres, counts, args.tasks, args.samples, tmp)
+                run_engine(
+                    "postgresql", new_postgres, counts, args.tasks, args.rounds, args.samples, tmp
+                )
         if "sqlite" in engines:
 
             def new_sqlite() -> str:
                 return f"sqlite:///{tmp / uuid.uuid4().hex[:8]}.db"
 
-            run_engine("sqlite", new_sqlite, counts, args.tasks, args.samples, tmp)
+            run_engine("sqlite", new_sqlite, counts, args.tasks, args.rounds, args.samples, tmp)
 
 
 if __name__ == "__main__":

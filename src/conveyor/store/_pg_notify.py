@@ -7,6 +7,10 @@ at their next poll, and the API's event hub polls the event log at once. Polling
 stays the fallback, so a lost notification (listener reconnecting, PostgreSQL
 restarting) delays nothing by more than the poll interval; after a reconnect
 everyone is woken once, since notifications may have been missed meanwhile.
+
+The connection listens only on the channels this process uses: a worker process
+(``wait_for_work``) does not wake for every event any worker appends, nor an API
+server (``subscribe_events``) for every runnable task.
 """
 
 from __future__ import annotations
@@ -25,7 +29,6 @@ log = logging.getLogger("conveyor.store.postgres")
 
 TASKS_CHANNEL = "conveyor_tasks"
 EVENTS_CHANNEL = "conveyor_events"
-_LISTEN = f"LISTEN {TASKS_CHANNEL}; LISTEN {EVENTS_CHANNEL}"
 _RECEIVE_SLICE = 0.25  # how long one notifies() call blocks before checking for close()
 _STOP_SLICE = 0.05  # how often a waiter looks at its caller's stop event
 
@@ -43,6 +46,7 @@ class Notifications:
         self._ids = itertools.count()
         self._closing = threading.Event()
         self._thread: threading.Thread | None = None
+        self._wanted: set[str] = set()  # channels a user of this store waits on
 
     # -- users ----------------------------------------------------------------------------
     def wait_for_work(self, timeout: float, stop: threading.Event | None = None) -> bool:
@@ -51,7 +55,7 @@ class Notifications:
         Returns True when woken by a notification. A notification that arrived
         while nobody waited is kept (one flag), so the next wait returns at once.
         """
-        self._start()
+        self._start(TASKS_CHANNEL)
         mine = threading.Event()
         with self._lock:
             if self._task_hint:
@@ -78,7 +82,7 @@ class Notifications:
         key = next(self._ids)
         with self._lock:
             self._callbacks[key] = callback
-        self._start()
+        self._start(EVENTS_CHANNEL)
 
         def unsubscribe() -> None:
             with self._lock:
@@ -93,8 +97,9 @@ class Notifications:
             thread.join(timeout=2 * _RECEIVE_SLICE + 1)
 
     # -- listener thread ------------------------------------------------------------------
-    def _start(self) -> None:
+    def _start(self, channel: str) -> None:
         with self._lock:
+            self._wanted.add(channel)
             if self._thread is not None or self._closing.is_set():
                 return
             self._thread = threading.Thread(target=self._run, name="conveyor-listen", daemon=True)
@@ -106,7 +111,8 @@ class Notifications:
         while not self._closing.is_set():
             try:
                 with psycopg.connect(self.url, autocommit=True, connect_timeout=5) as conn:
-                    conn.execute(_LISTEN)
+                    listening: set[str] = set()
+                    self._listen(conn, listening)
                     self.connected.set()
                     delay = 0.1
                     if reconnecting:  # notifications may have been missed meanwhile
@@ -114,6 +120,8 @@ class Notifications:
                         self._wake_events()
                     reconnecting = True
                     while not self._closing.is_set():
+                        if self._wanted - listening:  # a new kind of user since
+                            self._listen(conn, listening)
                         for note in conn.notifies(timeout=_RECEIVE_SLICE):
                             if note.channel == TASKS_CHANNEL:
                                 self._wake_tasks()
@@ -128,6 +136,15 @@ class Notifications:
                 self._closing.wait(delay)
                 delay = min(delay * 2, 5.0)
         self.connected.clear()
+
+    def _listen(self, conn: psycopg.Connection[object], listening: set[str]) -> None:
+        """LISTEN on the wanted channels not listened to yet. (A notification sent before
+        reaches nobody; the users poll, as they do when a notification is lost.)"""
+        with self._lock:
+            new = sorted(self._wanted - listening)
+        for channel in new:
+            conn.execute(f"LISTEN {channel}")
+            listening.add(channel)
 
     def _wake_tasks(self) -> None:
         with self._lock:

@@ -2,10 +2,12 @@
 
 These are the hot paths of the queue, so each works on sets: a claim is one
 statement however many tasks it takes (runnable ones and expired leases
-together), a heartbeat renews every lease in one statement, and a commit of N
-successful attempts ends them, promotes their dependents and counts them off
-their jobs in one statement each. Every write of an attempt is fenced by its
-attempt number: a zombie worker that lost its lease changes nothing.
+together), and on PostgreSQL one round trip with the jobs it starts and their
+events (no statement waits for another's rows), a heartbeat renews every
+lease in one statement, and a commit of N successful attempts ends them,
+promotes their dependents and counts them off their jobs in one statement
+each. Every write of an attempt is fenced by its attempt number: a zombie
+worker that lost its lease changes nothing.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -57,20 +60,15 @@ class RunnerMixin(DomainMixin):
                 limit=limit,
                 max_lease_losses=max_lease_losses,
             )
-            for job in self._start_jobs(tx, worker_id, expires, now):  # one round trip for both
-                self._announce(tx, job, JobState.STARTED, now)
-            claimed: list[Row] = []
-            for row in sorted(sent.rows(), key=lambda r: r["seq"]):
-                if row["exhausted"]:
-                    self._fail_lease_losses(tx, row, now)
-                else:
-                    claimed.append(row)
+            self._start_claimed(tx, worker_id, expires, now)
             # A reclaimed task's lost attempt may have flushed progress: it is discarded.
-            # (Only tasks that ever lost a lease can have any; a fresh claim has none.)
-            stale = [r["seq"] for r in claimed if r["lease_losses"]]
-            if stale:
-                tx.send("delete_task_progress", seqs=stale)
-            return [_rows.claimed_task(r) for r in claimed]
+            tx.send("delete_reclaimed_progress", worker_id=worker_id, expires=expires)
+        # Read after the commit: on PostgreSQL the claim is one round trip.
+        rows = sorted(sent.rows(), key=lambda r: r["seq"])
+        for row in rows:
+            if row["exhausted"]:  # locked, not leased: fail it (if nobody did meanwhile)
+                self._fail_lease_losses(row, max_lease_losses)
+        return [_rows.claimed_task(r) for r in rows if not r["exhausted"]]
 
     def claim_batch(
         self,
@@ -95,35 +93,53 @@ class RunnerMixin(DomainMixin):
                 batch_key=batch_key,
                 limit=limit,
             )
-            for job in self._start_jobs(tx, worker_id, expires, now):
-                self._announce(tx, job, JobState.STARTED, now)
-            return [_rows.claimed_task(r) for r in sent.rows()]
+            self._start_claimed(tx, worker_id, expires, now)
+        return [_rows.claimed_task(r) for r in sent.rows()]
 
-    def _start_jobs(self, tx: Transaction, worker_id: str, expires: float, now: float) -> list[Row]:
-        """QUEUED jobs of the tasks just claimed become STARTED (conditionally, so racing
-        claimers start a job once); the changed job rows, to announce."""
-        return tx.all("start_claimed_jobs", worker_id=worker_id, expires=expires, now=now)
+    def _start_claimed(self, tx: Transaction, worker_id: str, expires: float, now: float) -> None:
+        """QUEUED jobs of the tasks just claimed (leased to ``worker_id`` until ``expires``)
+        become STARTED, conditionally, so racing claimers start a job once; with their state
+        event and webhook outbox row, as ``_announce`` writes them for every other change.
 
-    def _fail_lease_losses(self, tx: Transaction, row: Row, now: float) -> None:
-        """Fail a task that lost its lease once too often, instead of reclaiming it again."""
+        Three statements that find the jobs they concern themselves (see
+        ``start_claimed_jobs``), so none waits for another's rows.
+        """
+        lease = {"worker_id": worker_id, "expires": expires, "now": now}
+        tx.send("start_claimed_jobs", **lease)
+        tx.send("announce_started_jobs", data=json.dumps({"state": "STARTED"}), **lease)
+        tx.send(
+            "outbox_started_jobs", timestamp=datetime.fromtimestamp(now, UTC).isoformat(), **lease
+        )
+
+    def _fail_lease_losses(self, row: Row, max_lease_losses: int) -> None:
+        """Fail a task that lost its lease once too often, instead of reclaiming it again.
+
+        Its own transaction, after the claim that found it: the update is conditional (still
+        that attempt, still expired), so a racing claimer or a late heartbeat wins cleanly.
+        """
+        task_id = _rows.uuid_of(row["id"])
         error = ErrorInfo(
             "LeaseLostError",
             f"task lost its lease {row['lease_losses'] + 1} times (its worker crashed, "
             "was killed or stalled past the lease); giving up",
-            task_id=_rows.uuid_of(row["id"]),
+            task_id=task_id,
         )
-        failed = tx.send(
-            "fail_lease_losses",
-            seq=row["seq"],
-            now=now,
-            state=TaskState.FAILED.value,
-            error=json.dumps(error.to_dict()),
-        )
-        ended = [(_rows.uuid_of(row["id"]), row["attempt"])]
-        jobs = self._count_off(tx, ended, TaskState.FAILED, now)
-        if failed.rows():
-            tx.send("delete_task_progress", seqs=[row["seq"]])
-            self._after_finish(tx, failed.rows(), jobs.rows(), TaskState.FAILED, now, error)
+        with self.db.transaction() as tx:
+            self._lock_jobs(tx, [task_id])
+            now = time.time()
+            failed = tx.send(
+                "fail_lease_losses",
+                seq=row["seq"],
+                attempt=row["attempt"],
+                max_lease_losses=max_lease_losses,
+                now=now,
+                state=TaskState.FAILED.value,
+                error=json.dumps(error.to_dict()),
+            )
+            jobs = self._count_off(tx, [(task_id, row["attempt"])], TaskState.FAILED, now)
+            if failed.rows():
+                tx.send("delete_task_progress", seqs=[row["seq"]])
+                self._after_finish(tx, failed.rows(), jobs.rows(), TaskState.FAILED, now, error)
 
     def heartbeat(self, leases: Sequence[tuple[UUID, int]], lease_seconds: float) -> LeaseStatus:
         if not leases:

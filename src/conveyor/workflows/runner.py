@@ -43,6 +43,8 @@ log = logging.getLogger("conveyor.runner")
 #: After a wake-up hint whose claim found nothing (another runner was faster), the next
 #: hint waits this long (seconds, uniform) before claiming: see ``Runner._wait_for_work``.
 _YIELD_AFTER_MISS = (0.001, 0.003)
+#: A claim takes at most about this many seconds of work (judged by the last claim's tasks).
+_PREFETCH_SECONDS = 0.05
 
 
 class Runner:
@@ -63,7 +65,7 @@ class Runner:
         shutdown_grace: float = 30.0,
         progress_interval: float = 0.05,
         cancel_check_interval: float = 0.5,
-        max_prefetch: int = 32,
+        max_prefetch: int = 128,
     ) -> None:
         self.store = store
         self.blobs = blobs
@@ -184,8 +186,13 @@ class Runner:
         finally:
             self._flush_deferred()
         per_task = (time.monotonic() - started) / len(claimed)
-        # Prefetch more only while tasks are short, so long tasks stay spread over runners.
-        self._batch = min(limit * 2, self.max_prefetch) if per_task < 0.01 else 1
+        # Prefetch more only while tasks are short, and never more than about _PREFETCH_SECONDS
+        # of them, so work stays spread over runners (long tasks are claimed one at a time).
+        if per_task < 0.01:
+            fits = int(_PREFETCH_SECONDS / max(per_task, 1e-6))
+            self._batch = max(1, min(limit * 2, self.max_prefetch, fits))
+        else:
+            self._batch = 1
         return True
 
     def _flush_deferred(self) -> None:

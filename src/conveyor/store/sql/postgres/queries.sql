@@ -196,15 +196,68 @@ SELECT * FROM claimed ORDER BY seq;
 
 -- name: start_claimed_jobs
 -- The QUEUED jobs of the tasks a claim just leased to worker_id (their lease ends exactly at
--- expires) become STARTED; returns them. The engine sends it right behind the claim, so
--- both cost one round trip.
-UPDATE jobs SET state = 'STARTED', error = NULL, finished_at = NULL,
-    started_at = COALESCE(started_at, %(now)s)
-WHERE id IN (SELECT job_id FROM tasks
-             WHERE state = 'RUNNING' AND lease_expires_at = %(expires)s
-               AND worker_id = %(worker_id)s)
-  AND state = 'QUEUED'
-RETURNING *;
+-- expires) become STARTED (conditionally: racing claimers start a job once). A QUEUED job
+-- has never started (a retried job that had goes straight back to STARTED), so the jobs
+-- this statement starts are exactly those of the claim whose started_at is now:
+-- announce_started_jobs and outbox_started_jobs find them that way, without this statement's
+-- rows, so the whole claim is one round trip. All three read the claim's jobs first (the
+-- MATERIALIZED claimed), from its tasks, never by scanning the jobs of a state.
+WITH claimed AS MATERIALIZED (
+    SELECT DISTINCT job_id FROM tasks
+    WHERE state = 'RUNNING' AND lease_expires_at = %(expires)s AND worker_id = %(worker_id)s
+)
+UPDATE jobs SET state = 'STARTED', error = NULL, finished_at = NULL, started_at = %(now)s
+FROM claimed
+WHERE jobs.id = claimed.job_id AND jobs.state = 'QUEUED';
+
+-- name: announce_started_jobs
+-- The state event of each job start_claimed_jobs started. Run at commit like insert_event,
+-- but it takes the event-log lock itself (the key is postgres.py's), and only when it has
+-- a job to announce: a claim of tasks of running jobs does not queue behind event writers.
+WITH claimed AS MATERIALIZED (
+    SELECT DISTINCT job_id FROM tasks
+    WHERE state = 'RUNNING' AND lease_expires_at = %(expires)s AND worker_id = %(worker_id)s
+), started AS (
+    SELECT j.id FROM claimed JOIN jobs j ON j.id = claimed.job_id
+    WHERE j.state = 'STARTED' AND j.started_at = %(now)s
+), turn AS (
+    SELECT pg_advisory_xact_lock(7350212105846175043)::text AS locked
+    FROM (SELECT 1 FROM started LIMIT 1) any_started
+)
+INSERT INTO events (job_id, type, data, created_at)
+SELECT started.id, 'state', %(data)s, %(now)s
+FROM started CROSS JOIN turn
+ORDER BY started.id;
+
+-- name: outbox_started_jobs
+-- The job.started webhook of each job start_claimed_jobs started, for the jobs that asked
+-- for that event (it is not among the default events). The payload is the one the engine
+-- builds for every other state change (_domain._announce); timestamp comes formatted.
+WITH claimed AS MATERIALIZED (
+    SELECT DISTINCT job_id FROM tasks
+    WHERE state = 'RUNNING' AND lease_expires_at = %(expires)s AND worker_id = %(worker_id)s
+)
+INSERT INTO webhook_outbox (id, job_id, tenant, url, event_type, payload, next_attempt_at,
+                            created_at)
+SELECT 'msg_' || replace(gen_random_uuid()::text, '-', ''), j.id, j.tenant, j.callback_url,
+       'job.started',
+       json_build_object('type', 'job.started', 'timestamp', %(timestamp)s::text,
+                         'data', json_build_object('job_id', j.id, 'name', j.name,
+                                                   'state', 'STARTED'))::text,
+       %(now)s, %(now)s
+FROM claimed JOIN jobs j ON j.id = claimed.job_id
+WHERE j.state = 'STARTED' AND j.started_at = %(now)s
+  AND j.callback_url IS NOT NULL
+  AND j.webhook_events::jsonb @> '["job.started"]'::jsonb
+ORDER BY j.id;
+
+-- name: delete_reclaimed_progress
+-- Tasks a claim took back from a lost lease (a new attempt, leased to worker_id until
+-- expires, lease_losses > 0): the progress their lost attempt flushed is discarded.
+DELETE FROM progress
+WHERE task_seq IN (SELECT seq FROM tasks
+                   WHERE state = 'RUNNING' AND lease_expires_at = %(expires)s
+                     AND worker_id = %(worker_id)s AND lease_losses > 0);
 
 -- name: renew_leases
 -- The leases (ids[i], attempts[i]) still held: renewed, and returned with their job's state.
@@ -269,8 +322,9 @@ RETURNING seq;
 -- name: fail_lease_losses
 UPDATE tasks SET state = %(state)s, finished_at = %(now)s, lease_expires_at = NULL,
     error = %(error)s, lease_losses = lease_losses + 1
-WHERE seq = %(seq)s AND state = 'RUNNING'
-RETURNING seq, job_id, optional;
+WHERE seq = %(seq)s AND attempt = %(attempt)s AND state = 'RUNNING'
+  AND lease_losses >= %(max_lease_losses)s AND lease_expires_at < %(now)s
+RETURNING seq, id, attempt, job_id, optional;
 
 -- name: release_dependents
 -- The tasks seqs finished: each dependent loses one remaining dependency per finished one.

@@ -168,15 +168,48 @@ RETURNING seq, id, job_id, identifier, version, batch_key, input, attempt, failu
 
 -- name: start_claimed_jobs
 -- The QUEUED jobs of the tasks a claim just leased to worker_id (their lease ends exactly at
--- expires) become STARTED; returns them. The engine sends it right behind the claim, so
--- both cost one round trip.
-UPDATE jobs SET state = 'STARTED', error = NULL, finished_at = NULL,
-    started_at = COALESCE(started_at, :now)
+-- expires) become STARTED. The statements below find them as the claim's jobs whose
+-- started_at is now (see the postgres dialect). The unary + keeps SQLite from reading every
+-- job of that state through jobs_state: these go from the claimed tasks to their jobs.
+UPDATE jobs SET state = 'STARTED', error = NULL, finished_at = NULL, started_at = :now
 WHERE id IN (SELECT job_id FROM tasks
              WHERE state = 'RUNNING' AND lease_expires_at = :expires
                AND worker_id = :worker_id)
-  AND state = 'QUEUED'
-RETURNING *;
+  AND +state = 'QUEUED';
+
+-- name: announce_started_jobs
+-- The state event of each job start_claimed_jobs started.
+INSERT INTO events (job_id, type, data, created_at)
+SELECT j.id, 'state', :data, :now FROM jobs j
+WHERE +j.state = 'STARTED' AND j.started_at = :now
+  AND j.id IN (SELECT job_id FROM tasks
+               WHERE state = 'RUNNING' AND lease_expires_at = :expires
+                 AND worker_id = :worker_id)
+ORDER BY j.id;
+
+-- name: outbox_started_jobs
+-- The job.started webhook of each job start_claimed_jobs started that asked for it.
+INSERT INTO webhook_outbox (id, job_id, tenant, url, event_type, payload, next_attempt_at,
+                            created_at)
+SELECT 'msg_' || lower(hex(randomblob(16))), j.id, j.tenant, j.callback_url, 'job.started',
+       json_object('type', 'job.started', 'timestamp', :timestamp,
+                   'data', json_object('job_id', j.id, 'name', j.name, 'state', 'STARTED')),
+       :now, :now
+FROM jobs j
+WHERE +j.state = 'STARTED' AND j.started_at = :now
+  AND j.id IN (SELECT job_id FROM tasks
+               WHERE state = 'RUNNING' AND lease_expires_at = :expires
+                 AND worker_id = :worker_id)
+  AND j.callback_url IS NOT NULL
+  AND EXISTS (SELECT 1 FROM json_each(j.webhook_events) WHERE value = 'job.started')
+ORDER BY j.id;
+
+-- name: delete_reclaimed_progress
+-- Tasks a claim took back from a lost lease: their lost attempt's progress is discarded.
+DELETE FROM progress
+WHERE task_seq IN (SELECT seq FROM tasks
+                   WHERE state = 'RUNNING' AND lease_expires_at = :expires
+                     AND worker_id = :worker_id AND lease_losses > 0);
 
 -- name: renew_leases
 -- The leases (ids[i], attempts[i]) still held: renewed, and returned with their job's state.
@@ -227,8 +260,9 @@ RETURNING seq;
 -- name: fail_lease_losses
 UPDATE tasks SET state = :state, finished_at = :now, lease_expires_at = NULL, error = :error,
     lease_losses = lease_losses + 1
-WHERE seq = :seq AND state = 'RUNNING'
-RETURNING seq, job_id, optional;
+WHERE seq = :seq AND attempt = :attempt AND state = 'RUNNING'
+  AND lease_losses >= :max_lease_losses AND lease_expires_at < :now
+RETURNING seq, id, attempt, job_id, optional;
 
 -- name: release_dependents
 -- The tasks seqs finished: each dependent loses one remaining dependency per finished one.
