@@ -13,7 +13,7 @@ from conveyor.examples import NoOp
 from conveyor.store import Store
 from conveyor.workflows import Client
 
-from .support import submit
+from .support import KIND, claim_one, submit, task
 
 
 def test_wait_times_out_without_work(store: Store) -> None:
@@ -122,3 +122,33 @@ def test_runner_dispatch_uses_the_hint(store_url: str) -> None:
         runner.stop(grace=0)
         thread.join(10)
         client.close()
+
+
+def test_event_listeners_wake_only_for_appended_events(
+    pg_store: Store, open_stores: Callable[[], Store]
+) -> None:
+    """A claim that starts a job appends its STARTED event (a wake-up); a claim of a running
+    job's subtasks appends none, and wakes no event listener (schema v4)."""
+    other = open_stores()
+    job = submit(other, root=task("root"))
+    called = threading.Event()
+    unsubscribe = pg_store.listen_events(called.set)
+    try:
+        _listening_for_events(pg_store)
+        called.clear()
+        root = claim_one(other, ["root@v1"])  # starts the job
+        assert called.wait(5)
+        other.complete_task(root.id, root.attempt, subtasks=[task(), task()])
+        time.sleep(0.3)  # the completion's own events
+        called.clear()
+        assert len(other.claim("w", [KIND], limit=5)) == 2
+        assert not called.wait(0.5)
+        assert other.get_job(job.id).state.value == "STARTED"
+    finally:
+        unsubscribe()
+
+
+def _listening_for_events(store: Store) -> None:
+    notifications = store._notifications  # type: ignore[attr-defined]
+    assert notifications.connected.wait(10)
+    time.sleep(0.3)  # LISTEN for a channel asked for after connecting takes one receive slice
