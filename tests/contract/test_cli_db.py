@@ -56,30 +56,14 @@ def test_cleanup_deletes_old_jobs_and_their_blobs(store_url: str, tmp_path: Path
     client.blobs.put(f"jobs/{old.id}/results/r.txt", b"x")
     run_all(client.store)
     keep = submit(client.store)
-    code, out = _db(
-        "cleanup",
-        "--database-url",
-        store_url,
-        "--blobs-url",
-        blobs_url,
-        "--job-retention-seconds",
-        "0.2",
-        "--event-retention-seconds",
-        "0",
+    cleanup = (
+        *("cleanup", "--database-url", store_url, "--blobs-url", blobs_url),
+        *("--job-retention-seconds", "0.2", "--event-retention-seconds", "0"),
     )
+    code, out = _db(*cleanup)
     assert code == 0 and "deleted 0 finished jobs" in out
     time.sleep(0.3)
-    code, out = _db(
-        "cleanup",
-        "--database-url",
-        store_url,
-        "--blobs-url",
-        blobs_url,
-        "--job-retention-seconds",
-        "0.2",
-        "--event-retention-seconds",
-        "0",
-    )
+    code, out = _db(*cleanup)
     assert code == 0, out
     assert "deleted 1 finished jobs (1 blobs) and 0 events" in out
     assert [j.id for j in client.jobs().query()] == [keep.id]

@@ -129,3 +129,42 @@ def test_events_of_unclaimed_kinds_do_not_exist(store: Store) -> None:
     assert [e.data for e in store.events_since(0)] == [{"state": "QUEUED"}]
     assert store.claim("w", [KIND]) == []
     assert len(store.events_since(0)) == 1
+
+
+def test_flush_progress_many_writes_a_batch_in_one_go(store: Store) -> None:
+    """Several running attempts (a batch spanning two jobs): every attempt's progress, its
+    published events, one progress event per job; a lost attempt and a cancelled job are
+    reported."""
+    from conveyor.store import ProgressFlush
+
+    first = submit(store, root=task("root"))
+    root = claim_one(store, ["root@v1"])
+    store.complete_task(root.id, root.attempt, subtasks=[task(), task()])
+    second = submit(store)
+    a, b, c = store.claim("w", [KIND], limit=3)
+    assert {a.job_id, b.job_id, c.job_id} == {first.id, second.id}
+    gone = ProgressFlush(uuid.uuid4(), 1, (pv("p", 5, 5),))  # holds no lease
+    status = store.flush_progress_many(
+        [
+            ProgressFlush(a.id, a.attempt, (pv("p", 2, 1),), (("preview", {"step": 1}),)),
+            ProgressFlush(b.id, b.attempt, (pv("p", 2, 2),)),
+            ProgressFlush(c.id, c.attempt, (pv("q", 3, 1),)),
+            gone,
+        ],
+        30,
+    )
+    assert status.lost == frozenset({gone.task_id})
+    assert status.cancelled == frozenset()
+    progress = {p.label: (p.done, p.total) for p in store.get_job(first.id).progress}
+    assert progress["p"] == (3, 4)
+    events = store.events_after(first.id)
+    assert [e.type for e in events].count("progress") == 1
+    preview = [e for e in events if e.type == "preview"]
+    assert len(preview) == 1 and preview[0].data == {"step": 1, "task_id": str(a.id)}
+    assert [p.label for p in store.get_job(second.id).progress] == ["q"]
+    assert [e.type for e in store.events_after(second.id)].count("progress") == 1
+
+    store.cancel_job(first.id)
+    status = store.flush_progress_many([ProgressFlush(a.id, a.attempt)], 30)
+    assert status.cancelled == frozenset({a.id})
+    assert store.flush_progress_many([], 30).lost == frozenset()

@@ -10,6 +10,7 @@ from conveyor.store.records import (
     NewJob,
     NewResult,
     NewTask,
+    ProgressFlush,
     ProgressValue,
 )
 
@@ -20,6 +21,7 @@ __all__ = [
     "NewJob",
     "NewResult",
     "NewTask",
+    "ProgressFlush",
     "ProgressValue",
     "Store",
     "open_store",

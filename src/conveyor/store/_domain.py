@@ -223,9 +223,17 @@ class DomainMixin:
         )
 
     def _write_progress(
-        self, tx: Transaction, row: Row, attempt: int, values: Sequence[ProgressValue], now: float
+        self,
+        tx: Transaction,
+        row: Row,
+        attempt: int,
+        values: Sequence[ProgressValue],
+        now: float,
+        *,
+        event: bool = True,
     ) -> None:
-        """Store an attempt's absolute progress values and append a progress event."""
+        """Store an attempt's absolute progress values and (unless the caller appends one per
+        job for several attempts) a progress event."""
         job_id = str(row["job_id"])
         for value in values:
             label = _rows.label_key(value.label)
@@ -239,7 +247,8 @@ class DomainMixin:
                 total=value.total,
                 done=value.done,
             )
-        self._event(tx, _rows.uuid_of(job_id), "progress", None, now)
+        if event:
+            self._event(tx, _rows.uuid_of(job_id), "progress", None, now)
 
     def _cancelled(self, tx: Transaction, task_ids: list[UUID]) -> frozenset[UUID]:
         rows = tx.all("job_states_of_tasks", ids=[str(t) for t in task_ids])

@@ -30,6 +30,7 @@ from conveyor.store.records import (
     LeaseStatus,
     NewResult,
     NewTask,
+    ProgressFlush,
     ProgressValue,
 )
 
@@ -163,19 +164,39 @@ class RunnerMixin(DomainMixin):
         lease_seconds: float,
         events: Sequence[tuple[str, dict[str, Any]]] = (),
     ) -> LeaseStatus:
+        flush = ProgressFlush(task_id, attempt, tuple(values), tuple(events))
+        return self.flush_progress_many([flush], lease_seconds)
+
+    def flush_progress_many(
+        self, flushes: Sequence[ProgressFlush], lease_seconds: float
+    ) -> LeaseStatus:
+        if not flushes:
+            return LeaseStatus()
         with self.db.transaction() as tx:
             now = time.time()
-            rows = self._renew(tx, [(task_id, attempt)], now + lease_seconds)
-            if not rows:
-                return LeaseStatus(lost=frozenset({task_id}))
-            row = rows[0]
-            if values:
-                self._write_progress(tx, row, attempt, values, now)
-            for type_, data in events:
+            leases = list(dict.fromkeys((f.task_id, f.attempt) for f in flushes))
+            held = {
+                (_rows.uuid_of(r["id"]), r["attempt"]): r
+                for r in self._renew(tx, leases, now + lease_seconds)
+            }
+            progressed: dict[str, UUID] = {}  # jobs whose progress changed, first-flushed order
+            cancelled: set[UUID] = set()
+            for f in flushes:
+                row = held.get((f.task_id, f.attempt))
+                if row is None:
+                    continue
                 job_id = _rows.uuid_of(row["job_id"])
-                self._event(tx, job_id, type_, {**data, "task_id": str(task_id)}, now)
-            cancelled = row["job_state"] == JobState.CANCELED.value
-            return LeaseStatus(cancelled=frozenset({task_id}) if cancelled else frozenset())
+                if f.progress:
+                    self._write_progress(tx, row, f.attempt, f.progress, now, event=False)
+                    progressed.setdefault(str(job_id), job_id)
+                for type_, data in f.events:
+                    self._event(tx, job_id, type_, {**data, "task_id": str(f.task_id)}, now)
+                if row["job_state"] == JobState.CANCELED.value:
+                    cancelled.add(f.task_id)
+            for job_id in progressed.values():
+                self._event(tx, job_id, "progress", None, now)
+            lost = {task_id for task_id, attempt in leases if (task_id, attempt) not in held}
+            return LeaseStatus(lost=frozenset(lost), cancelled=frozenset(cancelled))
 
     def _renew(
         self, tx: Transaction, leases: Sequence[tuple[UUID, int]], expires: float

@@ -27,6 +27,7 @@ from conveyor.store.records import (
     NewJob,
     NewResult,
     NewTask,
+    ProgressFlush,
     ProgressValue,
 )
 
@@ -133,6 +134,13 @@ class Store(Protocol):
         events: Sequence[tuple[str, dict[str, Any]]] = (),
     ) -> LeaseStatus:
         """Store an attempt's live progress and published events (fenced); extend its lease."""
+        ...
+
+    def flush_progress_many(
+        self, flushes: Sequence[ProgressFlush], lease_seconds: float
+    ) -> LeaseStatus:
+        """``flush_progress`` for several running attempts (a batch) in one transaction, with
+        one progress event per job; attempts that lost their lease are reported, not written."""
         ...
 
     def complete_task(

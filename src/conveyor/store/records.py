@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 from uuid import UUID
 
 __all__ = [
@@ -12,6 +13,7 @@ __all__ = [
     "NewJob",
     "NewResult",
     "NewTask",
+    "ProgressFlush",
     "ProgressValue",
 ]
 
@@ -94,6 +96,16 @@ class LeaseStatus:
 
     lost: frozenset[UUID] = field(default_factory=frozenset)
     cancelled: frozenset[UUID] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressFlush:
+    """A running attempt's live progress (absolute values) and the events it published."""
+
+    task_id: UUID
+    attempt: int
+    progress: tuple[ProgressValue, ...] = ()
+    events: tuple[tuple[str, dict[str, Any]], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
