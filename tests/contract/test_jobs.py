@@ -193,3 +193,8 @@ def test_has_pending_work(store: Store) -> None:
     assert store.has_pending_work(["other@v1"])  # a running task may still spawn others
     store.complete_task(ct.id, ct.attempt)
     assert not store.has_pending_work([KIND])
+
+
+def test_ping_reads_the_database(store: Store) -> None:
+    store.ping()
+    store.ping(timeout=0.5)

@@ -143,6 +143,30 @@ def test_a_long_outage_is_reported(postgres_url: str, postgres_server: PostgresC
     store.close()
 
 
+def test_ping_answers_at_once_during_an_outage(
+    postgres_url: str, postgres_server: PostgresCluster
+) -> None:
+    """Other operations retry for retry_seconds (30 s); a health check must not."""
+    store = PostgresStore(postgres_url, connect_timeout=1)
+    store.ping()
+    postgres_server.stop(remove=False)
+    try:
+        start = time.monotonic()
+        with pytest.raises(StoreError, match="not answering"):
+            store.ping(timeout=1.0)
+        assert time.monotonic() - start < 5
+    finally:
+        postgres_server.start()
+    deadline = time.monotonic() + 30
+    while True:  # the pool reconnects by itself once the server is back
+        try:
+            store.ping(timeout=1.0)
+            break
+        except StoreError:
+            assert time.monotonic() < deadline
+    store.close()
+
+
 def test_a_runner_survives_a_restart(
     postgres_url: str, postgres_server: PostgresCluster, tmp_path: Path
 ) -> None:

@@ -34,5 +34,9 @@ class SqlStore(JobsMixin, RunnerMixin, ApiStoreMixin, OutboxMixin, RetentionMixi
         self.db = connector
         self.url = connector.url
 
+    def ping(self, timeout: float = 2.0) -> None:
+        with self.db.transaction(write=False) as tx:
+            tx.one("last_event_id")
+
     def close(self) -> None:
         self.db.close()

@@ -300,6 +300,12 @@ class Store(Protocol):
         ``{"jobs": n, "events": n}``."""
         ...
 
+    def ping(self, timeout: float = 2.0) -> None:
+        """One read of the database without the retries other operations make: raises
+        StoreError when it does not answer within about ``timeout`` seconds. For health
+        checks, which must answer while the database is down, not retry for half a minute."""
+        ...
+
     def close(self) -> None:
         """Release connections."""
         ...

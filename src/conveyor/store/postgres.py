@@ -406,6 +406,19 @@ class PostgresStore(SqlStore):
                 raise
             return existing
 
+    def ping(self, timeout: float = 2.0) -> None:
+        """A pooled connection within ``timeout`` and ``SELECT 1`` on it, bounded by a
+        statement timeout; no retries (see ``Store.ping``)."""
+        try:
+            with self.db.pool.connection(timeout=timeout) as conn:
+                conn.execute(f"SET statement_timeout = {max(1, int(timeout * 1000))}")
+                try:
+                    conn.execute("SELECT 1")
+                finally:
+                    conn.execute("RESET statement_timeout")
+        except psycopg.Error as exc:  # PoolTimeout included
+            raise StoreError(f"database {redact(self.url)} is not answering: {exc}") from exc
+
     def wait_for_work(self, timeout: float, stop: threading.Event | None = None) -> bool:
         return self._notifications.wait_for_work(timeout, stop)
 
