@@ -133,13 +133,7 @@ def test_a_long_outage_is_reported(postgres_url: str, postgres_server: PostgresC
         assert time.monotonic() - start < 10
     finally:
         postgres_server.start()
-    deadline = time.monotonic() + 30
-    while True:  # the pool reconnects by itself once the server is back
-        try:
-            assert store.get_job(job.id).state is JobState.QUEUED
-            break
-        except StoreError:
-            assert time.monotonic() < deadline
+    _once_back(lambda: store.get_job(job.id).state is JobState.QUEUED)
     store.close()
 
 
@@ -157,14 +151,20 @@ def test_ping_answers_at_once_during_an_outage(
         assert time.monotonic() - start < 5
     finally:
         postgres_server.start()
+    _once_back(lambda: store.ping(timeout=1.0) is None)
+    store.close()
+
+
+def _once_back(check: Callable[[], bool]) -> None:
+    """Run ``check`` until the database answers (the pool reconnects by itself once the
+    server is back, within 30 s) and assert what it returns."""
     deadline = time.monotonic() + 30
-    while True:  # the pool reconnects by itself once the server is back
+    while True:
         try:
-            store.ping(timeout=1.0)
-            break
+            assert check()
+            return
         except StoreError:
             assert time.monotonic() < deadline
-    store.close()
 
 
 def test_a_runner_survives_a_restart(
