@@ -437,7 +437,8 @@ class Runner:
                 if dirty:
                     wait = last_flush + self.progress_interval - now
                     if wait > 0:
-                        time.sleep(wait)  # coalesce updates that arrive in a burst
+                        # Coalesce updates that arrive in a burst (a stop cuts the wait short).
+                        self._halt_keeper.wait(wait)
                     # A batch's tasks in one transaction, with one progress event per job.
                     flushes = [
                         ProgressFlush(
