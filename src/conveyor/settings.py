@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = Field(
         30.0, ge=0, description="on SIGTERM, how long a runner lets its current task finish"
     )
+    progress_interval_seconds: float = Field(
+        0.05,
+        gt=0,
+        description="a running task's live progress is written at most this often (the first "
+        "update after a quiet spell at once); longer spares the database and the CPU",
+    )
 
     # -- PostgreSQL, S3 and retention (store/postgres.py, blobs/s3.py, store/_retention.py) --
     db_pool_size: int = Field(

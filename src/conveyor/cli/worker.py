@@ -61,6 +61,9 @@ def worker(
     shutdown_grace_seconds: Annotated[
         float, typer.Option(envvar="CONVEYOR_SHUTDOWN_GRACE_SECONDS", min=0)
     ] = 30.0,
+    progress_interval_seconds: Annotated[
+        float, typer.Option(envvar="CONVEYOR_PROGRESS_INTERVAL_SECONDS", min=0.001)
+    ] = 0.05,
     retry_backoff: Annotated[float, typer.Option(min=0)] = 1.0,
     drain: Annotated[bool, typer.Option(help="exit once no runnable task is left")] = False,
 ) -> None:
@@ -73,6 +76,7 @@ def worker(
         lease_seconds=lease_seconds,
         max_lease_losses=max_lease_losses,
         shutdown_grace=shutdown_grace_seconds,
+        progress_interval=progress_interval_seconds,
         retry_backoff=retry_backoff,
     )
     names = ", ".join(sorted(runner.registry))
