@@ -63,11 +63,13 @@ class ModelClock:
 class Queue:
     """One database and runner; ``rate`` drains a fresh chunk of jobs through them."""
 
-    def __init__(self, client: Client, params: GenerationParams, clock: ModelClock) -> None:
+    def __init__(
+        self, client: Client, params: GenerationParams, clock: ModelClock, progress_interval: float
+    ) -> None:
         self.client = client
         self.params = params
         self.clock = clock
-        self.runner = client.runner(tasks=DIFFUSION_TASKS)
+        self.runner = client.runner(tasks=DIFFUSION_TASKS, progress_interval=progress_interval)
         self.seed = 0
         #: Per drained chunk: the share of the drain's wall time spent outside the model.
         self.outside: list[float] = []
@@ -93,7 +95,11 @@ class Queue:
 
 @contextmanager
 def queue(
-    model: ImageModel, params: GenerationParams, batch: int, data_dir: str | None
+    model: ImageModel,
+    params: GenerationParams,
+    batch: int,
+    data_dir: str | None,
+    progress_interval: float,
 ) -> Iterator[Queue]:
     """A queue whose image tasks batch up to ``batch``, on a fresh database in ``data_dir``."""
     original = GenerateImage.max_batch_size
@@ -104,7 +110,7 @@ def queue(
             tempfile.TemporaryDirectory(dir=data_dir) as tmp,
             Client(f"sqlite:///{tmp}/bench.db") as client,
         ):
-            yield Queue(client, params, clock)
+            yield Queue(client, params, clock, progress_interval)
     finally:
         clock.close()
         GenerateImage.max_batch_size = original
@@ -127,6 +133,13 @@ def main() -> None:
         default=None,
         help="where the queue's SQLite file and blobs go (default: the system temp dir); "
         "/dev/shm takes the disk out of the figures",
+    )
+    parser.add_argument(
+        "--progress-interval",
+        type=float,
+        default=0.05,
+        help="the queue's runner writes live progress at most this often (seconds; the "
+        "worker's --progress-interval-seconds)",
     )
     args = parser.parse_args()
     if args.images % args.per_job:
@@ -158,7 +171,7 @@ def main() -> None:
             direct: list[float] = []
             queued: list[float] = []
             overheads: list[float] = []
-            with queue(model, params, batch, args.data_dir) as q:
+            with queue(model, params, batch, args.data_dir, args.progress_interval) as q:
                 for pair in range(args.pairs):
                     sides = ("direct", "queue") if pair % 2 == 0 else ("queue", "direct")
                     got: dict[str, float] = {}
