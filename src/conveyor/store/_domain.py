@@ -225,29 +225,30 @@ class DomainMixin:
     def _write_progress(
         self,
         tx: Transaction,
-        row: Row,
-        attempt: int,
-        values: Sequence[ProgressValue],
+        attempts: Sequence[tuple[Row, int, Sequence[ProgressValue]]],
         now: float,
-        *,
-        event: bool = True,
     ) -> None:
-        """Store an attempt's absolute progress values and (unless the caller appends one per
-        job for several attempts) a progress event."""
-        job_id = str(row["job_id"])
-        for value in values:
-            label = _rows.label_key(value.label)
-            tx.send("insert_label", job_id=job_id, label=label)
-            tx.send(
-                "upsert_progress",
-                seq=row["seq"],
-                job_id=job_id,
-                label=label,
-                attempt=attempt,
-                total=value.total,
-                done=value.done,
-            )
-        if event:
+        """Store attempts' absolute progress values (``row`` with seq and job_id, attempt,
+        values), then one progress event per job they belong to: its sum, computed as the
+        event is written, so one event covers every attempt of the job in this transaction."""
+        jobs: dict[str, None] = {}  # first-written order
+        for row, attempt, values in attempts:
+            job_id = str(row["job_id"])
+            for value in values:
+                label = _rows.label_key(value.label)
+                tx.send("insert_label", job_id=job_id, label=label)
+                tx.send(
+                    "upsert_progress",
+                    seq=row["seq"],
+                    job_id=job_id,
+                    label=label,
+                    attempt=attempt,
+                    total=value.total,
+                    done=value.done,
+                )
+            if values:
+                jobs[job_id] = None
+        for job_id in jobs:
             self._event(tx, _rows.uuid_of(job_id), "progress", None, now)
 
     def _cancelled(self, tx: Transaction, task_ids: list[UUID]) -> frozenset[UUID]:

@@ -175,27 +175,19 @@ class RunnerMixin(DomainMixin):
         with self.db.transaction() as tx:
             now = time.time()
             leases = list(dict.fromkeys((f.task_id, f.attempt) for f in flushes))
-            held = {
-                (_rows.uuid_of(r["id"]), r["attempt"]): r
-                for r in self._renew(tx, leases, now + lease_seconds)
-            }
-            progressed: dict[str, UUID] = {}  # jobs whose progress changed, first-flushed order
-            cancelled: set[UUID] = set()
-            for f in flushes:
-                row = held.get((f.task_id, f.attempt))
-                if row is None:
-                    continue
+            held = _by_attempt(self._renew(tx, leases, now + lease_seconds))
+            flushed = [
+                (held[f.task_id, f.attempt], f) for f in flushes if (f.task_id, f.attempt) in held
+            ]
+            self._write_progress(tx, [(row, f.attempt, f.progress) for row, f in flushed], now)
+            for row, f in flushed:
                 job_id = _rows.uuid_of(row["job_id"])
-                if f.progress:
-                    self._write_progress(tx, row, f.attempt, f.progress, now, event=False)
-                    progressed.setdefault(str(job_id), job_id)
                 for type_, data in f.events:
                     self._event(tx, job_id, type_, {**data, "task_id": str(f.task_id)}, now)
-                if row["job_state"] == JobState.CANCELED.value:
-                    cancelled.add(f.task_id)
-            for job_id in progressed.values():
-                self._event(tx, job_id, "progress", None, now)
             lost = {task_id for task_id, attempt in leases if (task_id, attempt) not in held}
+            cancelled = {
+                f.task_id for row, f in flushed if row["job_state"] == JobState.CANCELED.value
+            }
             return LeaseStatus(lost=frozenset(lost), cancelled=frozenset(cancelled))
 
     def _renew(
@@ -243,13 +235,17 @@ class RunnerMixin(DomainMixin):
             jobs = self._count_off(tx, attempts, TaskState.COMPUTED, now).rows()
             rows = _by_attempt(ended.rows())
             finished = [rows[key] for key in attempts if key in rows]
+            lost = {task_id for task_id, attempt in attempts if (task_id, attempt) not in rows}
+            recorded: list[tuple[Row, Completion]] = []
             for c in completions:
                 row = rows.pop((c.task_id, c.attempt), None)  # listed twice: the first counts
                 if row is not None:
-                    self._record_outputs(tx, row, c, now)
+                    recorded.append((row, c))
+            self._write_progress(tx, [(row, c.attempt, c.progress) for row, c in recorded], now)
+            for row, c in recorded:
+                self._insert_results(tx, row, c, now)
             self._after_finish(tx, finished, jobs, TaskState.COMPUTED, now)
-            done = {(_rows.uuid_of(r["id"]), r["attempt"]) for r in finished}
-            return {task_id for task_id, attempt in attempts if (task_id, attempt) not in done}
+            return lost
 
     def _insert_subtasks(
         self, tx: Transaction, row: Row, c: Completion, job_state: str | None, now: float
@@ -258,10 +254,8 @@ class RunnerMixin(DomainMixin):
         state = TaskState.QUEUED if job_state in LIVE_JOB_STATES else TaskState.CANCELED
         self._insert_tasks(tx, _rows.uuid_of(row["job_id"]), c.task_id, c.subtasks, state, now)
 
-    def _record_outputs(self, tx: Transaction, row: Row, c: Completion, now: float) -> None:
-        """Store the final progress and the results of a successful attempt."""
-        if c.progress:
-            self._write_progress(tx, row, c.attempt, c.progress, now)
+    def _insert_results(self, tx: Transaction, row: Row, c: Completion, now: float) -> None:
+        """Store the results of a successful attempt."""
         for result in c.results:
             tx.send(
                 "insert_result",
