@@ -12,14 +12,13 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Path, Response
+from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from conveyor.api import views
-from conveyor.api.auth import current_tenant
-from conveyor.api.deps import AppContext, Urls, get_context, urls_for
 from conveyor.api.errors import RequestError
 from conveyor.api.metrics import JOBS_SUBMITTED
+from conveyor.api.params import Ctx, IdempotencyKey, Tenant, UrlsDep
 from conveyor.api.schemas import ErrorResponse, JobAccepted, WebhookEvent
 from conveyor.api.submit import check_idempotency_key, request_hash, submit_task
 from conveyor.blobs import BlobNotFoundError
@@ -38,9 +37,6 @@ __all__ = ["GenerateRequest", "router"]
 
 router = APIRouter(tags=["generate"])
 
-Ctx = Annotated[AppContext, Depends(get_context)]
-Tenant = Annotated[str, Depends(current_tenant)]
-UrlsDep = Annotated[Urls, Depends(urls_for)]
 Prompt = Annotated[str, Field(min_length=1, max_length=MAX_PROMPT_CHARS)]
 
 
@@ -108,13 +104,7 @@ def generate(
     ctx: Ctx,
     tenant: Tenant,
     urls: UrlsDep,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            alias="Idempotency-Key",
-            description="same key + same body returns the same job; another body is a 409",
-        ),
-    ] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> JobAccepted:
     """Queue a generation job and answer at once (202). Its progress has the indicators
     ``denoise`` (steps x images), ``images`` and ``upload``; ``preview`` events carry preview

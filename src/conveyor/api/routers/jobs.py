@@ -10,14 +10,14 @@ from datetime import datetime, timedelta
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Query, Response
 
 from conveyor.api import views
-from conveyor.api.auth import current_tenant
-from conveyor.api.deps import AppContext, Urls, get_context, urls_for
+from conveyor.api.deps import AppContext
 from conveyor.api.eta import estimate_eta
 from conveyor.api.metrics import JOBS_SUBMITTED
 from conveyor.api.pagination import decode_cursor, encode_cursor
+from conveyor.api.params import Ctx, IdempotencyKey, Tenant, UrlsDep
 from conveyor.api.schemas import (
     ErrorResponse,
     JobAccepted,
@@ -35,9 +35,6 @@ __all__ = ["router"]
 
 router = APIRouter(tags=["jobs"])
 
-Ctx = Annotated[AppContext, Depends(get_context)]
-Tenant = Annotated[str, Depends(current_tenant)]
-UrlsDep = Annotated[Urls, Depends(urls_for)]
 
 _ERRORS: dict[int | str, dict[str, object]] = {
     401: {"model": ErrorResponse, "description": "missing or invalid API key"},
@@ -78,13 +75,7 @@ def create_job(
     ctx: Ctx,
     tenant: Tenant,
     urls: UrlsDep,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            alias="Idempotency-Key",
-            description="same key + same body returns the same job; another body is a 409",
-        ),
-    ] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> JobAccepted:
     """Queue a job and answer at once (202) with the URLs to follow it: poll ``status_url``
     (``Retry-After`` suggests how often), stream ``events_url`` (SSE) or ``websocket_url``."""
