@@ -1,16 +1,18 @@
 """The runner: claims tasks from the store, executes them, commits or fails each attempt.
 
-One task runs at a time, on the calling thread. A background keeper thread
-flushes live progress (coalesced: the first update after a quiet spell goes out
-at once, then at most one write per ``progress_interval``), renews the leases of
-every task this runner holds, and notices cancellation and lost leases; so a
+One task (or one batch of batchable tasks) runs at a time, on the calling thread.
+Successes are committed together: those of one claim (prefetched short tasks) or
+one batch write their outputs to the blob store at once and commit in one
+transaction. A background keeper thread flushes live progress (coalesced: the
+first update after a quiet spell goes out at once, then at most one write per
+``progress_interval``), renews the leases of every task this runner holds (done
+but not yet committed ones too), and notices cancellation and lost leases; so a
 task stuck in native code keeps its lease, and a cancelled one is interrupted at
 its next progress call.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import random
@@ -20,7 +22,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from types import FrameType
 from typing import Any
@@ -101,11 +103,11 @@ class Runner:
         self.executed = 0
 
         self._held: dict[uuid.UUID, ClaimedTask] = {}
-        self._keep_held: set[uuid.UUID] = set()  # done, commit deferred: keep renewing
-        self._deferred: list[Completion] | None = None
+        self._committing: set[uuid.UUID] = set()  # done, commit pending: keep renewing
         self._held_lock = threading.Lock()
+        #: Successes not yet committed (see ``_commit_done``).
+        self._done: list[tuple[ClaimedTask, ExecutionContext]] = []
         self._uploader: ThreadPoolExecutor | None = None  # a batch's blob writes, together
-        self._uploaded: dict[uuid.UUID, tuple[NewResult, ...]] = {}
         self._current: list[tuple[ClaimedTask, ExecutionContext]] = []
         self._wake = threading.Event()
         self._idle = threading.Event()
@@ -180,8 +182,6 @@ class Runner:
             for ct in claimed:
                 self._held[ct.id] = ct
         started = time.monotonic()
-        # Several claimed tasks means they are short: commit their successes together.
-        self._deferred = [] if len(claimed) > 1 else None
         # Prefetched tasks a batchable task took into its batch (run there, not again).
         absorbed: set[uuid.UUID] = set()
         try:
@@ -195,7 +195,7 @@ class Runner:
                     break
                 self._execute(ct, claimed[index + 1 :], absorbed)
         finally:
-            self._flush_deferred()
+            self._commit_done()  # the claim's successes, together
         per_task = (time.monotonic() - started) / len(claimed)
         # Prefetch more only while tasks are short, and never more than about _PREFETCH_SECONDS
         # of them, so work stays spread over runners (long tasks are claimed one at a time).
@@ -205,17 +205,6 @@ class Runner:
         else:
             self._batch = 1
         return True
-
-    def _flush_deferred(self) -> None:
-        deferred, self._deferred = self._deferred, None
-        if not deferred:
-            return
-        lost = self.store.complete_tasks(deferred)
-        for task_id in lost:
-            log.warning("task %s lost its lease; its result is discarded", task_id)
-        with self._held_lock:
-            for completion in deferred:
-                self._held.pop(completion.task_id, None)
 
     def _context(self, ct: ClaimedTask) -> ExecutionContext:
         return ExecutionContext(
@@ -278,6 +267,9 @@ class Runner:
             if ct.kind == first.kind and ct.batch_key == first.batch_key and ct.id not in absorbed
         ][:room]
         absorbed.update(ct.id for ct in mates)
+        # Commit earlier tasks' successes first: they are not held up by the batch, and the
+        # subtasks they add (the image tasks of the roots just run) can join it.
+        self._commit_done()
         more: list[ClaimedTask] = []
         if room > len(mates):
             more = self.store.claim_batch(
@@ -300,8 +292,6 @@ class Runner:
                 except Exception as exc:
                     self._settle(ct, ctx, exc)
             self._current = [(ct, ctx) for ct, ctx, _ in pairs]
-            if len(pairs) > 1 and self._deferred is None:
-                self._deferred = []  # commit the batch's successes together (_run_batch)
             if pairs:
                 try:
                     outcomes = list(
@@ -312,13 +302,6 @@ class Runner:
                 if len(outcomes) != len(pairs):
                     error = RuntimeError("execute_batch returned a wrong number of outcomes")
                     outcomes = [error] * len(pairs)
-                done = [
-                    (ct, ctx)
-                    for (ct, ctx, _), out in zip(pairs, outcomes, strict=True)
-                    if out is None
-                ]
-                if len(done) > 1:
-                    self._upload_together(done)
                 for (ct, ctx, _), outcome in zip(pairs, outcomes, strict=True):
                     self._settle(ct, ctx, outcome)
         finally:
@@ -327,7 +310,8 @@ class Runner:
     def _settle(
         self, ct: ClaimedTask, ctx: ExecutionContext, outcome: BaseException | None
     ) -> None:
-        """Commit, fail, or acknowledge the cancellation of one attempt."""
+        """Fail or acknowledge the cancellation of one attempt, or keep its success for the
+        next ``_commit_done``."""
         try:
             if isinstance(ctx._interrupt, LeaseLostError) or isinstance(outcome, LeaseLostError):
                 log.warning(
@@ -338,46 +322,68 @@ class Runner:
             elif outcome is not None:
                 self._fail(ct, outcome)
             else:
-                self._commit(ct, ctx)
+                self._done.append((ct, ctx))
+                with self._held_lock:
+                    self._committing.add(ct.id)
         except LeaseLostError:
             log.warning("task %s attempt %s lost its lease; write rejected", ct.id, ct.attempt)
 
     def _finished(self, batch: list[ClaimedTask]) -> None:
         self._current = []
-        for ct in batch:  # uploaded, then not committed (its lease was lost)
-            self._uploaded.pop(ct.id, None)
         with self._held_lock:
             for ct in batch:
-                if ct.id not in self._keep_held:
+                if ct.id not in self._committing:
                     self._held.pop(ct.id, None)
-            self._keep_held.clear()
         self.executed += len(batch)
 
-    def _commit(self, ct: ClaimedTask, ctx: ExecutionContext) -> None:
-        events = ctx._take_events()
-        if events:  # published since the last flush: send them before the completion
-            self._apply(
-                self.store.flush_progress(
-                    ct.id, ct.attempt, ctx._snapshot(), self.lease_seconds, events=events
+    # -- commits ----------------------------------------------------------------------------
+    def _commit_done(self) -> None:
+        """Write the outputs of the successes so far, then commit them in one transaction.
+
+        An attempt whose outputs cannot be written fails (and is retried as its task allows)
+        instead of stopping the runner; the others commit. Their leases are renewed by the
+        keeper until the commit is over.
+        """
+        done, self._done = self._done, []
+        if not done:
+            return
+        try:
+            uploads = self._upload_all(done)
+            completions = []
+            for (ct, ctx), uploaded in zip(done, uploads, strict=True):
+                if isinstance(uploaded, Exception):
+                    self._settle(ct, ctx, uploaded)
+                    continue
+                events = ctx._take_events()
+                if events:  # published since the last flush: they go before the completion
+                    self.store.flush_progress(
+                        ct.id, ct.attempt, ctx._snapshot(), self.lease_seconds, events=events
+                    )
+                completions.append(
+                    Completion(
+                        ct.id, ct.attempt, tuple(ctx._snapshot()), tuple(ctx._subtasks), uploaded
+                    )
                 )
-            )
-        results = self._uploaded.pop(ct.id, None)
-        if results is None:
-            results = self._upload(ctx)
-        completion = Completion(
-            ct.id, ct.attempt, tuple(ctx._snapshot()), tuple(ctx._subtasks), results
-        )
-        if self._deferred is not None and not ctx._subtasks:
-            self._deferred.append(completion)
-            self._keep_held.add(ct.id)
-        else:
-            self.store.complete_task(
-                ct.id,
-                ct.attempt,
-                progress=completion.progress,
-                subtasks=completion.subtasks,
-                results=completion.results,
-            )
+            for task_id in self.store.complete_tasks(completions):
+                log.warning("task %s lost its lease; its result is discarded", task_id)
+        finally:
+            with self._held_lock:
+                for ct, _ in done:
+                    self._committing.discard(ct.id)
+                    self._held.pop(ct.id, None)
+
+    def _upload_all(
+        self, done: Sequence[tuple[ClaimedTask, ExecutionContext]]
+    ) -> list[tuple[NewResult, ...] | Exception]:
+        """Write the attempts' outputs; several at once, each on a thread of its own: blob
+        writes wait on the disk or the network, and a batch's waits then overlap instead of
+        adding up."""
+        if len(done) == 1:
+            return [_attempt(self._upload, done[0][1])]
+        if self._uploader is None:
+            self._uploader = ThreadPoolExecutor(max_workers=8, thread_name_prefix="conveyor-put")
+        futures = [self._uploader.submit(_attempt, self._upload, ctx) for _, ctx in done]
+        return [future.result() for future in futures]
 
     def _upload(self, ctx: ExecutionContext) -> tuple[NewResult, ...]:
         """Write a successful attempt's job cache entries and results to the blob store."""
@@ -388,18 +394,6 @@ class Runner:
             self.blobs.put(key, data, content_type)
             results.append(NewResult(name, content_type, len(data), key))
         return tuple(results)
-
-    def _upload_together(self, done: Sequence[tuple[ClaimedTask, ExecutionContext]]) -> None:
-        """Upload the outputs of a batch's successful attempts at once, each on a thread of its
-        own: blob writes wait on the disk or the network, and a batch's waits then overlap
-        instead of adding up. (One that fails is left to ``_commit``, which tries again and
-        reports its error as usual.)"""
-        if self._uploader is None:
-            self._uploader = ThreadPoolExecutor(max_workers=8, thread_name_prefix="conveyor-put")
-        futures = [(ct, self._uploader.submit(self._upload, ctx)) for ct, ctx in done]
-        for ct, future in futures:
-            with contextlib.suppress(Exception):
-                self._uploaded[ct.id] = future.result()
 
     def _fail(self, ct: ClaimedTask, exc: BaseException) -> None:
         error = ErrorInfo(
@@ -507,6 +501,16 @@ class Runner:
                 signal.signal(sig, old)
 
         return restore
+
+
+def _attempt(
+    write: Callable[[ExecutionContext], tuple[NewResult, ...]], ctx: ExecutionContext
+) -> tuple[NewResult, ...] | Exception:
+    """``write(ctx)``, or the exception it raised."""
+    try:
+        return write(ctx)
+    except Exception as exc:
+        return exc
 
 
 class _Keeping:

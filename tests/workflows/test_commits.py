@@ -1,0 +1,100 @@
+"""How the runner stores successes: outputs to the blob store, then one commit.
+
+Through the public Runner against a real SQLite file and a real blob directory: a result
+the blob store refuses fails its attempt (and the task is retried as it allows) instead
+of stopping the runner, leases stay renewed while slow blob writes are under way, and
+``run_all`` returns with everything it ran committed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from conveyor import Client, ExecutionContext, JobState, Task
+from conveyor.blobs.local import LocalBlobStore
+from conveyor.workflows import Runner
+
+RUNS: dict[str, int] = {}
+
+
+class Save(Task):
+    """Saves one result and counts its executions."""
+
+    key: str
+
+    def execute(self, context: ExecutionContext) -> None:
+        RUNS[self.key] = RUNS.get(self.key, 0) + 1
+        context.job_cache["seen"] = self.key.encode()
+        context.save_result("out.txt", self.key.encode(), "text/plain")
+
+
+class Refusing(LocalBlobStore):
+    """Refuses the first ``refusals`` writes of result blobs; ``delay`` slows every write."""
+
+    def __init__(self, url: str, refusals: int = 0, delay: float = 0.0) -> None:
+        super().__init__(url)
+        self.refusals = refusals
+        self.delay = delay
+        self.lock = threading.Lock()
+
+    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        time.sleep(self.delay)
+        if "/results/" in key:
+            with self.lock:
+                refuse, self.refusals = self.refusals > 0, max(0, self.refusals - 1)
+            if refuse:
+                raise OSError(28, "No space left on device")
+        super().put(key, data, content_type)
+
+
+def _runner(client: Client, blobs: LocalBlobStore, **options: object) -> Runner:
+    return Runner(client.store, blobs, [Save], poll_interval=0.05, retry_backoff=0.01, **options)
+
+
+def test_a_result_the_blob_store_refuses_fails_the_attempt_and_the_retry_stores_it(
+    client: Client,
+) -> None:
+    blobs = Refusing(client.blobs.url, refusals=1)  # type: ignore[attr-defined]
+    job = client.jobs().submit("save", Save("retried"), max_retries=1)
+    _runner(client, blobs).run_all()
+    done = client.jobs().find(job.id)
+    assert done.state is JobState.COMPLETED
+    assert RUNS["retried"] == 2
+    (result,) = done.results
+    assert client.blobs.get(result.blob_key) == b"retried"
+
+
+def test_a_refused_result_without_retries_fails_the_job_and_the_runner_goes_on(
+    client: Client,
+) -> None:
+    blobs = Refusing(client.blobs.url, refusals=1)  # type: ignore[attr-defined]
+    first = client.jobs().submit("save", Save("refused"))
+    runner = _runner(client, blobs)
+    runner.run_all()
+    failed = client.jobs().find(first.id)
+    assert failed.state is JobState.FAILED
+    assert failed.error is not None
+    assert failed.error.type == "OSError"
+    assert "No space left on device" in failed.error.message
+    second = client.jobs().submit("save", Save("next"))
+    runner.run_all()
+    assert client.jobs().find(second.id).state is JobState.COMPLETED
+
+
+def test_leases_stay_renewed_while_slow_blob_writes_are_under_way(client: Client) -> None:
+    """The blob writes outlast the lease; without renewals until the commit, the task would
+    lose its lease and run again."""
+    blobs = Refusing(client.blobs.url, delay=1.2)  # type: ignore[attr-defined]
+    job = client.jobs().submit("save", Save("slow"))
+    _runner(client, blobs, lease_seconds=1.0, cancel_check_interval=0.1).run_all()
+    assert client.jobs().find(job.id).state is JobState.COMPLETED
+    assert RUNS["slow"] == 1
+
+
+def test_run_all_returns_once_every_task_it_ran_is_committed(client: Client) -> None:
+    blobs = Refusing(client.blobs.url, delay=0.05)  # type: ignore[attr-defined]
+    jobs = [client.jobs().submit("save", Save(f"many-{i}")) for i in range(20)]
+    executed = _runner(client, blobs).run_all()
+    assert executed == 20
+    assert {client.jobs().find(j.id).state for j in jobs} == {JobState.COMPLETED}
