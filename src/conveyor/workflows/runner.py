@@ -22,7 +22,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from types import FrameType
 from typing import Any
@@ -379,21 +379,25 @@ class Runner:
         writes wait on the disk or the network, and a batch's waits then overlap instead of
         adding up."""
         if len(done) == 1:
-            return [_attempt(self._upload, done[0][1])]
+            return [self._upload(done[0][1])]
         if self._uploader is None:
             self._uploader = ThreadPoolExecutor(max_workers=8, thread_name_prefix="conveyor-put")
-        futures = [self._uploader.submit(_attempt, self._upload, ctx) for _, ctx in done]
+        futures = [self._uploader.submit(self._upload, ctx) for _, ctx in done]
         return [future.result() for future in futures]
 
-    def _upload(self, ctx: ExecutionContext) -> tuple[NewResult, ...]:
-        """Write a successful attempt's job cache entries and results to the blob store."""
-        ctx.job_cache.commit()
-        results = []
-        for name, data, content_type in ctx._results:
-            key = ctx.result_key(name)
-            self.blobs.put(key, data, content_type)
-            results.append(NewResult(name, content_type, len(data), key))
-        return tuple(results)
+    def _upload(self, ctx: ExecutionContext) -> tuple[NewResult, ...] | Exception:
+        """Write a successful attempt's job cache entries and results to the blob store;
+        the exception instead if that failed."""
+        try:
+            ctx.job_cache.commit()
+            results = []
+            for name, data, content_type in ctx._results:
+                key = ctx.result_key(name)
+                self.blobs.put(key, data, content_type)
+                results.append(NewResult(name, content_type, len(data), key))
+            return tuple(results)
+        except Exception as exc:
+            return exc
 
     def _fail(self, ct: ClaimedTask, exc: BaseException) -> None:
         error = ErrorInfo(
@@ -501,16 +505,6 @@ class Runner:
                 signal.signal(sig, old)
 
         return restore
-
-
-def _attempt(
-    write: Callable[[ExecutionContext], tuple[NewResult, ...]], ctx: ExecutionContext
-) -> tuple[NewResult, ...] | Exception:
-    """``write(ctx)``, or the exception it raised."""
-    try:
-        return write(ctx)
-    except Exception as exc:
-        return exc
 
 
 class _Keeping:
