@@ -213,13 +213,15 @@ WHERE task_seq IN (SELECT seq FROM tasks
 
 -- name: renew_leases
 -- The leases (ids[i], attempts[i]) still held: renewed, and returned with their job's state.
+-- The unary + matters: without it SQLite 3.40 reads the whole jobs table for each returned
+-- row (a scan in RETURNING's correlated subquery) instead of looking the job up by id.
 UPDATE tasks SET lease_expires_at = :expires
 WHERE seq IN (
     SELECT t.seq FROM json_each(:ids) i JOIN json_each(:attempts) a ON a.key = i.key
     JOIN tasks t ON t.id = i.value AND t.attempt = a.value
     WHERE t.state = 'RUNNING')
 RETURNING id, attempt, seq, job_id,
-          (SELECT j.state FROM jobs j WHERE j.id = tasks.job_id) AS job_state;
+          (SELECT j.state FROM jobs j WHERE j.id = +tasks.job_id) AS job_state;
 
 -- name: job_states_of_tasks
 SELECT t.id AS id, j.state AS state FROM tasks t JOIN jobs j ON j.id = t.job_id
