@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -11,6 +12,21 @@ from urllib.parse import unquote, urlparse
 from conveyor.blobs.base import BlobNotFoundError, check_key
 
 __all__ = ["LocalBlobStore"]
+
+_CREATE = (
+    os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+)
+_temp_names = itertools.count()
+_process_tag = os.urandom(6).hex()
+
+
+def _new_process_tag() -> None:
+    global _process_tag
+    _process_tag = os.urandom(6).hex()
+
+
+# A forked child must not draw the temp names its parent draws.
+os.register_at_fork(after_in_child=_new_process_tag)
 
 
 def _path_of(url: str) -> Path:
@@ -29,20 +45,35 @@ class LocalBlobStore:
         self.root = _path_of(url).resolve()
         self.url = self.root.as_uri()
         self.root.mkdir(parents=True, exist_ok=True)
+        self._root = str(self.root)
 
     def _file(self, key: str) -> Path:
         return self.root.joinpath(*check_key(key).split("/"))
 
     def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
-        path = self._file(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        """Write a temp file next to the blob and rename it into place (readers see the old
+        bytes or the new, never part). Few system calls: a worker writes several blobs per
+        image, and the directories exist already for all but a job's first few."""
+        path = os.path.join(self._root, *check_key(key).split("/"))
+        parent = os.path.dirname(path)
+        # Unique without a retry loop: a per-process random tag and a counter.
+        tmp = os.path.join(parent, f".tmp-{_process_tag}-{next(_temp_names)}")
         try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
+            fd = os.open(tmp, _CREATE, 0o600)
+        except FileNotFoundError:
+            os.makedirs(parent, exist_ok=True)
+            fd = os.open(tmp, _CREATE, 0o600)
+        try:
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+            finally:
+                os.close(fd)
             os.replace(tmp, path)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
             raise
 
     def get(self, key: str) -> bytes:
