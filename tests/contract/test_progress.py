@@ -9,7 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from conveyor.models import Job, ProgressIndicator
-from conveyor.store import ClaimedTask, Store
+from conveyor.store import ClaimedTask, ProgressFlush, Store
 
 from .support import KIND, claim_one, error, pv, submit, task
 
@@ -87,6 +87,35 @@ def test_each_flush_appends_a_progress_event(store: Store) -> None:
         [{"label": "p", "total": 2, "done": 1}],
         [{"label": "p", "total": 2, "done": 2}],
     ]
+
+
+def test_one_flush_of_many_attempts_and_jobs(store: Store) -> None:
+    """A runner flushes a whole batch at once: attempts of several jobs, new labels of one
+    job introduced by two of its attempts, a label two attempts share. Each job gets its
+    labels in first-seen order and one progress event with its sums, in flush order."""
+    job1, (a, b) = _spawn(store, 2)
+    job2, (c,) = _spawn(store, 1)
+    store.flush_progress(a.id, a.attempt, [pv("old", 1, 0)], 30)
+    seen = {job1.id: len(store.events_after(job1.id)), job2.id: len(store.events_after(job2.id))}
+    flushes = [
+        ProgressFlush(c.id, c.attempt, (pv("y", 3, 1), pv("x", 2, 2))),
+        ProgressFlush(a.id, a.attempt, (pv("b", 4, 1), pv("a", 1, 1), pv("old", 1, 1))),
+        ProgressFlush(b.id, b.attempt, (pv("a", 5, 2), pv("c", 1, 0))),
+    ]
+    status = store.flush_progress_many(flushes, 30)
+    assert status.lost == frozenset() and status.cancelled == frozenset()
+    assert _values(store, job1.id) == [("old", 1, 1), ("b", 4, 1), ("a", 6, 3), ("c", 1, 0)]
+    assert _values(store, job2.id) == [("y", 3, 1), ("x", 2, 2)]
+    for job_id, labels in ((job1.id, ["old", "b", "a", "c"]), (job2.id, ["y", "x"])):
+        new = store.events_after(job_id)[seen[job_id] :]
+        assert [e.type for e in new] == ["progress"]
+        assert [p["label"] for p in new[0].data["progress"]] == labels
+    ids = {e.job_id: e.id for j in (job1.id, job2.id) for e in store.events_after(j)[-1:]}
+    assert ids[job2.id] < ids[job1.id]  # the job flushed first got its event first
+    # A later flush adds a label after those, and only the values it names change.
+    store.flush_progress(b.id, b.attempt, [pv("d", 1, 1)], 30)
+    assert [label for label, *_ in _values(store, job1.id)] == ["old", "b", "a", "c", "d"]
+    assert _values(store, job1.id)[2] == ("a", 6, 3)
 
 
 def test_flush_without_values_only_renews(store: Store) -> None:

@@ -231,25 +231,32 @@ class DomainMixin:
         """Store attempts' absolute progress values (``row`` with seq and job_id, attempt,
         values), then one progress event per job they belong to: its sum, computed as the
         event is written, so one event covers every attempt of the job in this transaction."""
+        # Three statements whatever the number of attempts: a runner flushes a whole batch
+        # several times a second, and each statement hands the GIL to and from the thread
+        # that drives the model.
+        rows: dict[tuple[int, str], list[Any]] = {}  # (seq, label) -> its latest value
+        labels: dict[tuple[str, str], None] = {}  # (job, label), first-seen order
         jobs: dict[str, None] = {}  # first-written order
         for row, attempt, values in attempts:
             job_id = str(row["job_id"])
             for value in values:
                 label = _rows.label_key(value.label)
-                tx.send("insert_label", job_id=job_id, label=label)
-                tx.send(
-                    "upsert_progress",
-                    seq=row["seq"],
-                    job_id=job_id,
-                    label=label,
-                    attempt=attempt,
-                    total=value.total,
-                    done=value.done,
-                )
+                labels[job_id, label] = None
+                rows[row["seq"], label] = [
+                    row["seq"],
+                    job_id,
+                    label,
+                    attempt,
+                    value.total,
+                    value.done,
+                ]
             if values:
                 jobs[job_id] = None
-        for job_id in jobs:
-            self._event(tx, _rows.uuid_of(job_id), "progress", None, now)
+        if not jobs:
+            return
+        tx.send("insert_labels", labels=json.dumps(list(labels)))
+        tx.send("upsert_progress_rows", rows=json.dumps(list(rows.values())))
+        tx.send("insert_progress_events", job_ids=list(jobs), now=now)
 
     def _cancelled(self, tx: Transaction, task_ids: list[UUID]) -> frozenset[UUID]:
         rows = tx.all("job_states_of_tasks", ids=[str(t) for t in task_ids])

@@ -66,7 +66,7 @@ log = logging.getLogger("conveyor.store.postgres")
 T = TypeVar("T")
 
 #: Queries the connector runs at commit time instead of in place (see the module docstring).
-_DEFERRED = frozenset({"insert_event", "announce_started_jobs"})
+_DEFERRED = frozenset({"insert_event", "insert_progress_events", "announce_started_jobs"})
 #: Deferred queries that take the event-log lock themselves, only when they append events.
 _SELF_LOCKING = frozenset({"announce_started_jobs"})
 #: Taken before appending events, held to commit: event writers take turns (engine plumbing,

@@ -336,16 +336,47 @@ WHERE t.seq = d.task_seq;
 -- name: delete_task_progress
 DELETE FROM progress WHERE task_seq = ANY(%(seqs)s::bigint[]);
 
--- name: upsert_progress
+-- name: upsert_progress_rows
+-- Attempts' progress values in one statement: rows is a JSON array of
+-- [seq, job_id, label, attempt, total, done], one (seq, label) each.
 INSERT INTO progress (task_seq, job_id, label, attempt, total, done)
-VALUES (%(seq)s, %(job_id)s, %(label)s, %(attempt)s, %(total)s, %(done)s)
+SELECT (r->>0)::bigint, (r->>1)::uuid, r->>2, (r->>3)::integer, (r->>4)::bigint,
+       (r->>5)::bigint
+FROM jsonb_array_elements(%(rows)s::jsonb) AS r
 ON CONFLICT (task_seq, label) DO UPDATE SET
     attempt = excluded.attempt, total = excluded.total, done = excluded.done;
 
--- name: insert_label
+-- name: insert_labels
+-- Progress labels, labels a JSON array of [job_id, label] in first-seen order: a new label
+-- goes after its job's labels so far (positions only order them; gaps are harmless).
+-- Inserted in (job, label) order, so two transactions adding the same labels cannot each
+-- wait for the other.
 INSERT INTO job_labels (job_id, label, pos)
-VALUES (%(job_id)s, %(label)s, (SELECT COUNT(*) FROM job_labels WHERE job_id = %(job_id)s))
+SELECT n.job_id, n.label,
+       (SELECT COUNT(*) FROM job_labels x WHERE x.job_id = n.job_id) + n.rank - 1
+FROM (SELECT (e.v->>0)::uuid AS job_id, e.v->>1 AS label,
+             row_number() OVER (PARTITION BY e.v->>0 ORDER BY e.ord) AS rank
+      FROM jsonb_array_elements(%(labels)s::jsonb) WITH ORDINALITY AS e(v, ord)) n
+ORDER BY n.job_id, n.label
 ON CONFLICT (job_id, label) DO NOTHING;
+
+-- name: insert_progress_events
+-- One progress event for each job of job_ids, in that order, computed as insert_event
+-- computes one (and held back to commit time like it, for the same reason).
+INSERT INTO events (job_id, type, data, created_at)
+SELECT j.id, 'progress', (
+           SELECT json_build_object('progress', COALESCE(json_agg(json_build_object(
+                      'label', NULLIF(s.label, ''), 'total', s.total, 'done', s.done)
+                  ORDER BY s.pos), '[]'::json))::text
+           FROM (SELECT l.label, l.pos, COALESCE(SUM(p.total), 0) AS total,
+                        COALESCE(SUM(p.done), 0) AS done
+                 FROM job_labels l
+                 LEFT JOIN progress p ON p.job_id = l.job_id AND p.label = l.label
+                 WHERE l.job_id = j.id
+                 GROUP BY l.label, l.pos) s),
+       %(now)s::float8
+FROM unnest(%(job_ids)s::uuid[]) WITH ORDINALITY AS j(id, ord)
+ORDER BY j.ord;
 
 -- name: insert_event
 -- The engine runs this at commit time, under the event-log advisory lock (postgres.py), so

@@ -277,16 +277,47 @@ WHERE seq IN (SELECT task_seq FROM task_deps
 -- name: delete_task_progress
 DELETE FROM progress WHERE task_seq IN (SELECT value FROM json_each(:seqs));
 
--- name: upsert_progress
+-- name: upsert_progress_rows
+-- Attempts' progress values in one statement: rows is a JSON array of
+-- [seq, job_id, label, attempt, total, done], one (seq, label) each. (WHERE true: SQLite's
+-- parser needs it between a SELECT and ON CONFLICT.)
 INSERT INTO progress (task_seq, job_id, label, attempt, total, done)
-VALUES (:seq, :job_id, :label, :attempt, :total, :done)
+SELECT json_extract(r.value, '$[0]'), json_extract(r.value, '$[1]'),
+       json_extract(r.value, '$[2]'), json_extract(r.value, '$[3]'),
+       json_extract(r.value, '$[4]'), json_extract(r.value, '$[5]')
+FROM json_each(:rows) r
+WHERE true
 ON CONFLICT (task_seq, label) DO UPDATE SET
     attempt = excluded.attempt, total = excluded.total, done = excluded.done;
 
--- name: insert_label
+-- name: insert_labels
+-- Progress labels, labels a JSON array of [job_id, label] in first-seen order: a new label
+-- goes after its job's labels so far (positions only order them; gaps are harmless).
 INSERT INTO job_labels (job_id, label, pos)
-VALUES (:job_id, :label, (SELECT COUNT(*) FROM job_labels WHERE job_id = :job_id))
+SELECT json_extract(e.value, '$[0]'), json_extract(e.value, '$[1]'),
+       (SELECT COUNT(*) FROM job_labels x WHERE x.job_id = json_extract(e.value, '$[0]'))
+       + row_number() OVER (PARTITION BY json_extract(e.value, '$[0]') ORDER BY e.key) - 1
+FROM json_each(:labels) e
+WHERE true
 ON CONFLICT (job_id, label) DO NOTHING;
+
+-- name: insert_progress_events
+-- One progress event for each job of job_ids, in that order, with the job's progress as of
+-- this statement (as insert_event computes it).
+INSERT INTO events (job_id, type, data, created_at)
+SELECT j.value, 'progress', (
+           SELECT json_object('progress', json_group_array(json_object(
+                      'label', NULLIF(s.label, ''), 'total', s.total, 'done', s.done)))
+           FROM (SELECT l.label, l.pos, COALESCE(SUM(p.total), 0) AS total,
+                        COALESCE(SUM(p.done), 0) AS done
+                 FROM job_labels l
+                 LEFT JOIN progress p ON p.job_id = l.job_id AND p.label = l.label
+                 WHERE l.job_id = j.value
+                 GROUP BY l.label, l.pos
+                 ORDER BY l.pos) s),
+       :now
+FROM json_each(:job_ids) j
+ORDER BY j.key;
 
 -- name: insert_event
 -- A progress event carries the job's progress as of this statement (see the postgres dialect).
