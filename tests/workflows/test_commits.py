@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import ClassVar
 
 from conveyor import Client, ExecutionContext, JobState, Task
 from conveyor.blobs.local import LocalBlobStore
@@ -98,3 +99,54 @@ def test_run_all_returns_once_every_task_it_ran_is_committed(client: Client) -> 
     executed = _runner(client, blobs).run_all()
     assert executed == 20
     assert {client.jobs().find(j.id).state for j in jobs} == {JobState.COMPLETED}
+
+
+class Counting(Refusing):
+    """Records how many writes are under way at once."""
+
+    def __init__(self, url: str, write_concurrency: int) -> None:
+        super().__init__(url, delay=0.003)
+        self.write_concurrency = write_concurrency
+        self.active = 0
+        self.most = 0
+
+    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        with self.lock:
+            self.active += 1
+            self.most = max(self.most, self.active)
+        try:
+            super().put(key, data, content_type)
+        finally:
+            with self.lock:
+                self.active -= 1
+
+
+class SaveBatched(Save):
+    """Save, batchable: a runner claims 8 at once and commits their successes together."""
+
+    max_batch_size: ClassVar[int] = 8
+
+    def batch_key(self) -> str:
+        return "all"
+
+
+def test_outputs_are_written_on_as_many_threads_as_the_blob_store_gains_from(
+    client: Client,
+) -> None:
+    """S3 declares 8 (its writes wait on the network), a local directory 1 (threads only
+    add hand-offs there); every output is stored either way."""
+    for concurrency in (1, 4):
+        blobs = Counting(client.blobs.url, concurrency)  # type: ignore[attr-defined]
+        keys = {
+            client.jobs().submit("save", SaveBatched(key)).id: key
+            for key in (f"c{concurrency}-{i}" for i in range(8))
+        }
+        runner = Runner(client.store, blobs, [SaveBatched], poll_interval=0.05)
+        assert runner.run_all() == 8
+        if concurrency == 1:
+            assert blobs.most == 1
+        else:
+            assert 1 < blobs.most <= concurrency
+        for job_id, key in keys.items():
+            (result,) = client.jobs().find(job_id).results
+            assert client.blobs.get(result.blob_key) == key.encode()

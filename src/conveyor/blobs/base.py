@@ -31,6 +31,10 @@ class BlobStore(Protocol):
     """Bytes by key: local directory by default, S3 in production."""
 
     url: str
+    #: How many ``put`` calls are worth running at once (a runner writes a batch's outputs
+    #: with that many threads): a network store's waits overlap, while a local disk's writes
+    #: are the kernel's CPU work and more threads only add hand-offs.
+    write_concurrency: int
 
     def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         """Store ``data`` under ``key``, replacing any previous value atomically."""

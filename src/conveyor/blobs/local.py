@@ -41,6 +41,10 @@ def _path_of(url: str) -> Path:
 class LocalBlobStore:
     """Files under a root directory; writes go to a temp file and are renamed into place."""
 
+    #: One at a time: 8 tasks' outputs written by 8 threads took 2.6 ms against 1.7 ms
+    #: in a row on ext4, 1.7 against 0.8 ms on tmpfs (2 cores).
+    write_concurrency = 1
+
     def __init__(self, url: str) -> None:
         self.root = _path_of(url).resolve()
         self.url = self.root.as_uri()

@@ -46,6 +46,9 @@ def _folder(prefix: str) -> str:
 class S3BlobStore:
     """Objects under ``prefix`` in one bucket; one thread-safe boto3 client per store."""
 
+    #: Each put waits a network round trip: a batch's puts overlap on threads.
+    write_concurrency = 8
+
     def __init__(
         self, url: str, *, endpoint_url: str | None = None, client: Any | None = None
     ) -> None:

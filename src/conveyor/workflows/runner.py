@@ -375,13 +375,14 @@ class Runner:
     def _upload_all(
         self, done: Sequence[tuple[ClaimedTask, ExecutionContext]]
     ) -> list[tuple[NewResult, ...] | Exception]:
-        """Write the attempts' outputs; several at once, each on a thread of its own: blob
-        writes wait on the disk or the network, and a batch's waits then overlap instead of
-        adding up."""
-        if len(done) == 1:
-            return [self._upload(done[0][1])]
+        """Write the attempts' outputs; on as many threads as the blob store says its writes
+        gain from (``write_concurrency``: S3's network waits then overlap instead of adding
+        up; a local disk's are written in a row)."""
+        threads = getattr(self.blobs, "write_concurrency", 1)
+        if threads <= 1 or len(done) == 1:
+            return [self._upload(ctx) for _, ctx in done]
         if self._uploader is None:
-            self._uploader = ThreadPoolExecutor(max_workers=8, thread_name_prefix="conveyor-put")
+            self._uploader = ThreadPoolExecutor(threads, thread_name_prefix="conveyor-put")
         futures = [self._uploader.submit(self._upload, ctx) for _, ctx in done]
         return [future.result() for future in futures]
 
