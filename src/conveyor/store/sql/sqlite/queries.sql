@@ -78,14 +78,15 @@ RETURNING *;
 -- name: count_off_finished
 -- The attempts (ids[i], attempts[i]) that this transaction just ended (moved to state at
 -- now) leave their jobs' pending counts (see the postgres dialect). Returns the updated jobs.
-UPDATE jobs SET pending_tasks = pending_tasks - (
-    SELECT COUNT(*) FROM json_each(:ids) i JOIN json_each(:attempts) a ON a.key = i.key
-    JOIN tasks t ON t.id = i.value AND t.attempt = a.value
-    WHERE t.job_id = jobs.id AND t.state = :state AND t.finished_at = :now)
-WHERE id IN (
-    SELECT t.job_id FROM json_each(:ids) i JOIN json_each(:attempts) a ON a.key = i.key
-    JOIN tasks t ON t.id = i.value AND t.attempt = a.value
-    WHERE t.state = :state AND t.finished_at = :now)
+-- Counted once per job, not once per task of each job (which read the attempt lists again
+-- for every task of every job).
+UPDATE jobs SET pending_tasks = pending_tasks - c.n
+FROM (SELECT t.job_id AS job_id, COUNT(*) AS n
+      FROM json_each(:ids) i JOIN json_each(:attempts) a ON a.key = i.key
+      JOIN tasks t ON t.id = i.value AND t.attempt = a.value
+      WHERE t.state = :state AND t.finished_at = :now
+      GROUP BY t.job_id) AS c
+WHERE jobs.id = c.job_id
 RETURNING *;
 
 -- name: recount_pending
