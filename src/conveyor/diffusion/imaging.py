@@ -18,7 +18,10 @@ if TYPE_CHECKING:
 
 __all__ = ["contact_sheet", "encode_png"]
 
-PNG_COMPRESS_LEVEL = 6
+#: zlib's fast deflate: a worker encodes every image and sheet it makes, and level 2 took a
+#: third of level 6's time for a contact sheet of 8 digits (0.49 against 1.43 ms) for 6 %
+#: more bytes (12.1 against 11.4 kB); single 64x64 images came out the same size.
+PNG_COMPRESS_LEVEL = 2
 
 
 def encode_png(image: Image.Image) -> bytes:
