@@ -132,6 +132,15 @@ def test_previews_are_published_with_servable_blobs(
         assert max(image.size) <= 128
 
 
+def test_the_contact_sheet_of_one_image_is_that_image(
+    client: Client, registry: ModelRegistry
+) -> None:
+    (job,) = run_jobs(client, make_task(registry, num_images=1, num_inference_steps=3))
+    assert job.state is JobState.COMPLETED, job.error
+    assert result(client, job, "contact_sheet.png") == result(client, job, "image_0.png")
+    assert metadata(client, job)["contact_sheet"] == "contact_sheet.png"
+
+
 def test_contact_sheet_reads_the_job_cache(client: Client, registry: ModelRegistry) -> None:
     """The final task depends on the image tasks and finds their PNGs in the job cache."""
     (job,) = run_jobs(client, make_task(registry, num_images=2, num_inference_steps=3))
