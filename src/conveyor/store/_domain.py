@@ -212,8 +212,8 @@ class DomainMixin:
         data: dict[str, Any] | None,
         now: float,
     ) -> None:
-        """Append an event; a ``progress`` event's data is the job's progress (SQL computes
-        it as the event is written, so pass None)."""
+        """Append an event (progress events come from ``_write_progress``, which has SQL
+        compute the job's progress as the event is written)."""
         tx.send(
             "insert_event",
             job_id=str(job_id),

@@ -15,7 +15,7 @@ connection pool. What this module adds to the named queries in ``sql/postgres``:
   under a transaction-level advisory lock: ids become visible in commit order,
   and the lock is held only for the inserts and the commit, so it cannot take
   part in a deadlock. A progress event is computed by that insert (see
-  ``insert_event``), so it sums every flush committed before it.
+  ``insert_progress_events``), so it sums every flush committed before it.
 * **Lock order**: writers lock a job's row before its task rows, and several
   jobs in id order (``lock_jobs_of_tasks``), so concurrent commits from many
   workers do not deadlock.
@@ -75,7 +75,7 @@ _LOCK_EVENT_LOG = "SELECT pg_advisory_xact_lock(7350212105846175043)"
 #: Hot queries whose plan does not depend on their parameters' values, but whose estimated
 #: cost does (LIMIT, unnest of a kinds array): PostgreSQL would plan them anew at every
 #: execution (about 0.5 ms for a claim) instead of reusing their prepared plan.
-_GENERIC_PLANS = frozenset({"claim_ready", "claim_batch", "insert_event"})
+_GENERIC_PLANS = frozenset({"claim_ready", "claim_batch", "insert_progress_events"})
 _USE_GENERIC_PLANS = "SET LOCAL plan_cache_mode = force_generic_plan"
 _DEFAULT_POOL_SIZE = 10
 

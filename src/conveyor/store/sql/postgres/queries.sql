@@ -361,8 +361,13 @@ ORDER BY n.job_id, n.label
 ON CONFLICT (job_id, label) DO NOTHING;
 
 -- name: insert_progress_events
--- One progress event for each job of job_ids, in that order, computed as insert_event
--- computes one (and held back to commit time like it, for the same reason).
+-- One progress event for each job of job_ids, in that order. The engine runs this at commit
+-- time, under the event-log advisory lock (postgres.py), like every event insert, so event
+-- ids become visible in commit order. The progress is computed right here: this statement
+-- sees every progress flush committed before it, and every later one computes after it, so
+-- the last progress event of a job is always its exact progress, even when several machines
+-- flush at once (READ COMMITTED would otherwise let two concurrent flushes each miss the
+-- other's).
 INSERT INTO events (job_id, type, data, created_at)
 SELECT j.id, 'progress', (
            SELECT json_build_object('progress', COALESCE(json_agg(json_build_object(
@@ -379,27 +384,9 @@ FROM unnest(%(job_ids)s::uuid[]) WITH ORDINALITY AS j(id, ord)
 ORDER BY j.ord;
 
 -- name: insert_event
--- The engine runs this at commit time, under the event-log advisory lock (postgres.py), so
--- event ids become visible in commit order. A progress event is computed right here rather
--- than taken from the data parameter: this statement sees every progress flush committed
--- before it, and every later one computes after it, so the last progress event of a job is
--- always its exact progress, even when several machines flush at once (READ COMMITTED would
--- otherwise let two concurrent flushes each miss the other's). The engine passes no data for
--- a progress event: both dialects compute it here.
+-- Any other event (state changes, tasks' published events); appended at commit time too.
 INSERT INTO events (job_id, type, data, created_at)
-SELECT %(job_id)s::uuid, %(type)s::text,
-       CASE WHEN %(type)s::text = 'progress' THEN (
-           SELECT json_build_object('progress', COALESCE(json_agg(json_build_object(
-                      'label', NULLIF(s.label, ''), 'total', s.total, 'done', s.done)
-                  ORDER BY s.pos), '[]'::json))::text
-           FROM (SELECT l.label, l.pos, COALESCE(SUM(p.total), 0) AS total,
-                        COALESCE(SUM(p.done), 0) AS done
-                 FROM job_labels l
-                 LEFT JOIN progress p ON p.job_id = l.job_id AND p.label = l.label
-                 WHERE l.job_id = %(job_id)s::uuid
-                 GROUP BY l.label, l.pos) s)
-       ELSE %(data)s::text END,
-       %(now)s::float8;
+VALUES (%(job_id)s::uuid, %(type)s::text, %(data)s::text, %(now)s::float8);
 
 -- name: events_after
 SELECT * FROM events WHERE job_id = %(job_id)s AND id > %(after_id)s ORDER BY id

@@ -304,7 +304,7 @@ ON CONFLICT (job_id, label) DO NOTHING;
 
 -- name: insert_progress_events
 -- One progress event for each job of job_ids, in that order, with the job's progress as of
--- this statement (as insert_event computes it).
+-- this statement (see the postgres dialect).
 INSERT INTO events (job_id, type, data, created_at)
 SELECT j.value, 'progress', (
            SELECT json_object('progress', json_group_array(json_object(
@@ -321,21 +321,8 @@ FROM json_each(:job_ids) j
 ORDER BY j.key;
 
 -- name: insert_event
--- A progress event carries the job's progress as of this statement (see the postgres dialect).
-INSERT INTO events (job_id, type, data, created_at)
-SELECT :job_id, :type,
-       CASE WHEN :type = 'progress' THEN (
-           SELECT json_object('progress', json_group_array(json_object(
-                      'label', NULLIF(s.label, ''), 'total', s.total, 'done', s.done)))
-           FROM (SELECT l.label, l.pos, COALESCE(SUM(p.total), 0) AS total,
-                        COALESCE(SUM(p.done), 0) AS done
-                 FROM job_labels l
-                 LEFT JOIN progress p ON p.job_id = l.job_id AND p.label = l.label
-                 WHERE l.job_id = :job_id
-                 GROUP BY l.label, l.pos
-                 ORDER BY l.pos) s)
-       ELSE :data END,
-       :now;
+-- Any other event (state changes, tasks' published events).
+INSERT INTO events (job_id, type, data, created_at) VALUES (:job_id, :type, :data, :now);
 
 -- name: events_after
 SELECT * FROM events WHERE job_id = :job_id AND id > :after_id ORDER BY id LIMIT :limit;
