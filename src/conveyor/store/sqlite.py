@@ -26,7 +26,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -196,7 +196,7 @@ class SQLiteConnector:
         if self.path == ":memory:":
             lock: Any = self._memory_lock
         else:
-            lock = _writer_lock(self._lock_key) if write else _nullcontext()
+            lock = _writer_lock(self._lock_key) if write else nullcontext()
         with lock:
             conn = self._connect()
             self._begin(conn, write)
@@ -298,14 +298,6 @@ def _statements(script: str) -> list[str]:
     if "".join(buffer).strip():
         statements.append("\n".join(buffer).strip())
     return statements
-
-
-class _nullcontext:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 class SQLiteStore(SqlStore):
