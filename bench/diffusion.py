@@ -12,7 +12,9 @@ Prints images per second four ways, all in one process on one loaded model:
 Then the batching speed-up (queue at ``--batch`` over queue at 1) and the queue's overhead at
 each batch size, ``1 - queue_rate / direct_rate``, and the share of the queue runs' wall time
 the worker spent outside ``ImageModel.generate`` (measured within each run, so it holds up on
-a busy machine where the direct/queue comparison gets noisy). Direct and queue runs alternate
+a busy machine where the direct/queue comparison gets noisy), and how much slower the model
+itself ran inside the queue than direct (caches the queue's work between batches evicted, the
+GIL it shares with the runner's keeper thread). Direct and queue runs alternate
 in short chunks of ``--images`` images, ``--pairs`` times, and every figure is a median over
 the pairs: on a shared machine, a burst of foreign load then slows both sides of a pair alike
 instead of skewing one side of the comparison. Targets: overhead <= 5 %, speed-up >= 2x at
@@ -73,8 +75,11 @@ class Queue:
         self.seed = 0
         #: Per drained chunk: the share of the drain's wall time spent outside the model.
         self.outside: list[float] = []
+        #: Per drained chunk: seconds inside ``ImageModel.generate`` per image.
+        self.model_seconds: list[float] = []
         self.rate(1)  # warm-up: the first job pays for lazy imports and first kernels
         self.outside.clear()
+        self.model_seconds.clear()
 
     def rate(self, jobs: int) -> float:
         """Submit ``jobs`` jobs, drain them; images per second of the drain."""
@@ -88,6 +93,7 @@ class Queue:
         self.runner.run_all()
         elapsed = time.perf_counter() - started
         self.outside.append(1 - (self.clock.seconds - in_model) / elapsed)
+        self.model_seconds.append((self.clock.seconds - in_model) / (jobs * self.params.num_images))
         states = {client.find(job_id).state for job_id in ids}
         assert states == {JobState.COMPLETED}, states
         return jobs * self.params.num_images / elapsed
@@ -171,6 +177,7 @@ def main() -> None:
             direct: list[float] = []
             queued: list[float] = []
             overheads: list[float] = []
+            slower: list[float] = []  # the model's own time per image, queue over direct
             with queue(model, params, batch, args.data_dir, args.progress_interval) as q:
                 for pair in range(args.pairs):
                     sides = ("direct", "queue") if pair % 2 == 0 else ("queue", "direct")
@@ -190,6 +197,7 @@ def main() -> None:
                     direct.append(got["direct"])
                     queued.append(got["queue"])
                     overheads.append(1 - got["queue"] / got["direct"])
+                    slower.append(q.model_seconds[-1] * got["direct"] - 1)
                 outside = statistics.median(q.outside)
             rates["direct", batch] = statistics.median(direct)
             rates["queue", batch] = statistics.median(queued)
@@ -201,7 +209,8 @@ def main() -> None:
                 f"batch {batch:>3}: direct {rates['direct', batch]:7.2f} img/s   "
                 f"queue {rates['queue', batch]:7.2f} img/s   overhead {mid:6.1%} "
                 f"(quartiles {low:.1%} .. {high:.1%}; ~{extra_ms:.1f} ms/image); "
-                f"worker time outside the model {outside:.1%}"
+                f"worker time outside the model {outside:.1%}; the model itself "
+                f"{statistics.median(slower):+.1%} slower than direct"
             )
     print(
         f"batching speed-up at batch {args.batch}: queue "
