@@ -349,21 +349,21 @@ class Runner:
             return
         try:
             uploads = self._upload_all(done)
+            flushes = []
             completions = []
             for (ct, ctx), uploaded in zip(done, uploads, strict=True):
                 if isinstance(uploaded, Exception):
                     self._settle(ct, ctx, uploaded)
                     continue
-                events = ctx._take_events()
-                if events:  # published since the last flush: they go before the completion
-                    self.store.flush_progress(
-                        ct.id, ct.attempt, ctx._snapshot(), self.lease_seconds, events=events
-                    )
+                progress = tuple(ctx._snapshot())
+                events = tuple(ctx._take_events())
+                if events:  # published since the last flush
+                    flushes.append(ProgressFlush(ct.id, ct.attempt, progress, events))
                 completions.append(
-                    Completion(
-                        ct.id, ct.attempt, tuple(ctx._snapshot()), tuple(ctx._subtasks), uploaded
-                    )
+                    Completion(ct.id, ct.attempt, progress, tuple(ctx._subtasks), uploaded)
                 )
+            # Late events go out before the completions, all of them in one transaction.
+            self.store.flush_progress_many(flushes, self.lease_seconds)
             for task_id in self.store.complete_tasks(completions):
                 log.warning("task %s lost its lease; its result is discarded", task_id)
         finally:
