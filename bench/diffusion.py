@@ -143,7 +143,7 @@ def main() -> None:
     parser.add_argument(
         "--progress-interval",
         type=float,
-        default=0.05,
+        default=0.1,
         help="the queue's runner writes live progress at most this often (seconds; the "
         "worker's --progress-interval-seconds)",
     )

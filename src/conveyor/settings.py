@@ -50,10 +50,11 @@ class Settings(BaseSettings):
         30.0, ge=0, description="on SIGTERM, how long a runner lets its current task finish"
     )
     progress_interval_seconds: float = Field(
-        0.05,
+        0.1,
         gt=0,
         description="a running task's live progress is written at most this often (the first "
-        "update after a quiet spell at once); longer spares the database and the CPU",
+        "update after a quiet spell at once): 10 a second, the rate progress bars redraw at; "
+        "longer spares the database and the CPU",
     )
 
     # -- PostgreSQL, S3 and retention (store/postgres.py, blobs/s3.py, store/_retention.py) --

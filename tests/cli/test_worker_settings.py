@@ -18,7 +18,7 @@ def test_progress_interval_seconds_spaces_live_progress_writes(
     how: str, tmp_path: Path, subprocess_env: dict[str, str]
 ) -> None:
     """60 progress steps over 1.2 s: at most one write per 0.4 s (plus the first and the final
-    one), where the default 0.05 s would write about 25 times."""
+    one), where the default 0.1 s would write about 12 times."""
     url = f"sqlite:///{tmp_path / 'w.db'}"
     with Client(url) as client:
         job = client.jobs().submit("sleep", Sleep(seconds=1.2, steps=60))

@@ -63,7 +63,7 @@ def worker(
     ] = 30.0,
     progress_interval_seconds: Annotated[
         float, typer.Option(envvar="CONVEYOR_PROGRESS_INTERVAL_SECONDS", min=0.001)
-    ] = 0.05,
+    ] = 0.1,
     retry_backoff: Annotated[float, typer.Option(min=0)] = 1.0,
     drain: Annotated[bool, typer.Option(help="exit once no runnable task is left")] = False,
 ) -> None:

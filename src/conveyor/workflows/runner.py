@@ -74,7 +74,7 @@ class Runner:
         retry_backoff: float = 1.0,
         max_backoff: float = 300.0,
         shutdown_grace: float = 30.0,
-        progress_interval: float = 0.05,
+        progress_interval: float = 0.1,
         cancel_check_interval: float = 0.5,
         max_prefetch: int = 128,
     ) -> None:
