@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.diffusion.base import ImageModel, PreviewCallback, StepCallback
 from conveyor.diffusion.errors import ModelLoadError
-from conveyor.diffusion.loading import dtype_kwargs, force_offline
+from conveyor.diffusion.loading import force_offline, load_kwargs, pin_dtype
 from conveyor.diffusion.request import GenerationItem
 from conveyor.diffusion.spec import ModelSpec
 
@@ -45,11 +45,11 @@ class PipelineModel(ImageModel):
     def load(cls, spec: ModelSpec, device: torch.device, dtype: torch.dtype) -> PipelineModel:
         """Load ``spec.path`` onto ``device`` in ``dtype``; fail clearly, never download."""
         force_offline()
-        from diffusers import DiffusionPipeline
+        from diffusers import DiffusionPipeline, ModelMixin
 
         try:
             pipeline = DiffusionPipeline.from_pretrained(
-                str(spec.path), local_files_only=True, **dtype_kwargs(dtype)
+                str(spec.path), local_files_only=True, **load_kwargs(dtype)
             )
         except (OSError, ValueError, TypeError, ImportError) as exc:
             raise ModelLoadError(
@@ -63,6 +63,9 @@ class PipelineModel(ImageModel):
                 f"pipeline Conveyor can drive: its __call__ lacks {', '.join(missing)}"
             )
         pipeline.to(device)
+        for component in pipeline.components.values():
+            if isinstance(component, ModelMixin):
+                pin_dtype(component)
         pipeline.set_progress_bar_config(disable=True)
         return cls(spec, device, pipeline)
 
