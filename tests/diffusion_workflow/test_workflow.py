@@ -145,5 +145,35 @@ def test_contact_sheet_reads_the_job_cache(client: Client, registry: ModelRegist
     """The final task depends on the image tasks and finds their PNGs in the job cache."""
     (job,) = run_jobs(client, make_task(registry, num_images=2, num_inference_steps=3))
     keys = sorted(client.blobs.list(f"jobs/{job.id}/cache/"))
-    assert [k.rsplit("/cache/", 1)[1] for k in keys] == ["images/0", "images/1", "meta/0", "meta/1"]
+    assert [k.rsplit("/cache/", 1)[1] for k in keys] == [
+        "image-0.json",
+        "image-0.png",
+        "image-1.json",
+        "image-1.png",
+    ]
+    assert result(client, job, "image_1.png") == client.blobs.get(
+        f"jobs/{job.id}/cache/image-1.png"
+    )
     assert ContactSheet.identifier() == ("ContactSheet", "v1")
+
+
+def test_contact_sheet_of_a_job_cached_by_an_earlier_version(
+    client: Client, registry: ModelRegistry
+) -> None:
+    """Image tasks that ran before an upgrade left their PNGs in the groups ``images`` and
+    ``meta``: the contact sheet that runs after it still finds them."""
+    (done,) = run_jobs(client, make_task(registry, num_images=2, num_inference_steps=3))
+    params = make_task(registry, num_images=2, num_inference_steps=3).resolved()
+    job = client.jobs().submit("upgraded", ContactSheet(params))
+    for i in range(2):  # what the earlier version's image tasks wrote
+        png = client.blobs.get(f"jobs/{done.id}/cache/image-{i}.png")
+        meta = client.blobs.get(f"jobs/{done.id}/cache/image-{i}.json")
+        client.blobs.put(f"jobs/{job.id}/cache/images/{i}", png)
+        client.blobs.put(f"jobs/{job.id}/cache/meta/{i}", meta)
+    client.runner(tasks=[ContactSheet]).run_all()
+    upgraded = client.jobs().find(job.id)
+    assert upgraded.state is JobState.COMPLETED, upgraded.error
+    assert result(client, upgraded, "contact_sheet.png") == result(
+        client, done, "contact_sheet.png"
+    )
+    assert metadata(client, upgraded)["images"] == metadata(client, done)["images"]

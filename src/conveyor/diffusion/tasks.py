@@ -47,8 +47,22 @@ log = logging.getLogger("conveyor.diffusion")
 
 CONTACT_SHEET = "contact_sheet.png"
 METADATA = "generation.json"
-_IMAGES = "images"  # job cache group: index → PNG
-_META = "meta"  # job cache group: index → JSON about how the image was made
+#: Job cache keys of image ``i``: its PNG and JSON about how it was made. Flat, not in
+#: groups: a local blob store makes a directory per group and job, and directories were the
+#: dearest part of a one-image job's blob writes (5 mkdirs of its 5 files; now 3).
+_PNG_KEY = "image-{}.png"
+_META_KEY = "image-{}.json"
+#: Where earlier versions left them (groups ``images`` and ``meta``): a job whose image tasks
+#: ran before an upgrade still gets its contact sheet.
+_OLD_PNG_KEY = "images/{}"
+_OLD_META_KEY = "meta/{}"
+
+
+def _cached(cache: Any, key: str, old_key: str, index: int) -> bytes:
+    value = cache.get(key.format(index))
+    return value if value is not None else cache[old_key.format(index)]
+
+
 #: A generation job's progress indicators, in the order clients see them.
 INDICATORS = ("denoise", "images", "upload")
 
@@ -188,7 +202,7 @@ class GenerateImage(Task):
         """Save the image as a result and in the job cache (for the contact sheet)."""
         png = encode_png(image)
         context.progress("images").done(1)
-        context.job_cache.group(_IMAGES)[str(self.index)] = png
+        context.job_cache[_PNG_KEY.format(self.index)] = png
         meta = {
             "index": self.index,
             "name": image_name(self.index),
@@ -196,7 +210,7 @@ class GenerateImage(Task):
             "seed": self.item().seed,
             "batch": {"id": batch.id, "size": batch.size, "seconds": round(batch.seconds, 4)},
         }
-        context.job_cache.group(_META)[str(self.index)] = json.dumps(meta).encode()
+        context.job_cache[_META_KEY.format(self.index)] = json.dumps(meta).encode()
         context.save_result(image_name(self.index), png, "image/png")
         context.progress("upload").done(1)
 
@@ -235,12 +249,12 @@ class ContactSheet(Task):
         from PIL import Image
 
         count = self.params.num_images
-        pngs = context.job_cache.group(_IMAGES)
-        meta = context.job_cache.group(_META)
+        cache = context.job_cache
+        pngs = [_cached(cache, _PNG_KEY, _OLD_PNG_KEY, i) for i in range(count)]
         if count == 1:
-            sheet = pngs["0"]
+            sheet = pngs[0]
         else:
-            images = [Image.open(io.BytesIO(pngs[str(i)])) for i in range(count)]
+            images = [Image.open(io.BytesIO(png)) for png in pngs]
             # One row up to ten images (the digits 0-9 read left to right), near-square beyond.
             columns = count if count <= 10 else math.ceil(math.sqrt(count))
             sheet = encode_png(contact_sheet(images, columns=columns))
@@ -257,7 +271,9 @@ class ContactSheet(Task):
             "height": self.params.height,
             "num_images": count,
             "contact_sheet": CONTACT_SHEET,
-            "images": [json.loads(meta[str(i)]) for i in range(count)],
+            "images": [
+                json.loads(_cached(cache, _META_KEY, _OLD_META_KEY, i)) for i in range(count)
+            ],
         }
         context.save_result(METADATA, json.dumps(summary, indent=1).encode(), "application/json")
 
