@@ -12,7 +12,9 @@ Prints images per second four ways, all in one process on one loaded model:
 Then the batching speed-up (queue at ``--batch`` over queue at 1) and the queue's overhead at
 each batch size, ``1 - queue_rate / direct_rate``, and the share of the queue runs' wall time
 the worker spent outside ``ImageModel.generate`` (measured within each run, so it holds up on
-a busy machine where the direct/queue comparison gets noisy), and how much slower the model
+a busy machine where the direct/queue comparison gets noisy), of which writing blobs (PNGs,
+job cache entries: mostly creating files, whose cost depends on the file system under
+``--data-dir`` far more than on Conveyor), and how much slower the model
 itself ran inside the queue than direct (caches the queue's work between batches evicted, the
 GIL it shares with the runner's keeper thread). Direct and queue runs alternate
 in short chunks of ``--images`` images, ``--pairs`` times, and every figure is a median over
@@ -41,44 +43,49 @@ from conveyor.models import JobState
 from conveyor.workflows import Client
 
 
-class ModelClock:
-    """Seconds spent inside ``ImageModel.generate`` (wraps the loaded instance's method)."""
+class Clock:
+    """Seconds spent inside one method of one object (wraps the instance's method)."""
 
-    def __init__(self, model: ImageModel) -> None:
+    def __init__(self, owner: Any, method: str) -> None:
         self.seconds = 0.0
-        self._model = model
-        generate = model.generate
+        self._owner = owner
+        self._method = method
+        call = getattr(owner, method)
 
         def timed(*args: Any, **kwargs: Any) -> Any:
             started = time.perf_counter()
             try:
-                return generate(*args, **kwargs)
+                return call(*args, **kwargs)
             finally:
                 self.seconds += time.perf_counter() - started
 
-        model.generate = timed  # type: ignore[method-assign]
+        setattr(owner, method, timed)
 
     def close(self) -> None:
-        del self._model.generate  # back to the class's method
+        delattr(self._owner, self._method)  # back to the class's method
 
 
 class Queue:
     """One database and runner; ``rate`` drains a fresh chunk of jobs through them."""
 
     def __init__(
-        self, client: Client, params: GenerationParams, clock: ModelClock, progress_interval: float
+        self, client: Client, params: GenerationParams, clock: Clock, progress_interval: float
     ) -> None:
         self.client = client
         self.params = params
         self.clock = clock
+        self.blob_clock = Clock(client.blobs, "put")
         self.runner = client.runner(tasks=DIFFUSION_TASKS, progress_interval=progress_interval)
         self.seed = 0
         #: Per drained chunk: the share of the drain's wall time spent outside the model.
         self.outside: list[float] = []
+        #: Per drained chunk: the share of the drain's wall time spent writing blobs.
+        self.blob_writes: list[float] = []
         #: Per drained chunk: seconds inside ``ImageModel.generate`` per image.
         self.model_seconds: list[float] = []
         self.rate(1)  # warm-up: the first job pays for lazy imports and first kernels
         self.outside.clear()
+        self.blob_writes.clear()
         self.model_seconds.clear()
 
     def rate(self, jobs: int) -> float:
@@ -88,11 +95,12 @@ class Queue:
         for _ in range(jobs):
             ids.append(client.submit("generate", Generate(self.params.with_seed(self.seed))).id)
             self.seed += self.params.num_images
-        in_model = self.clock.seconds
+        in_model, in_puts = self.clock.seconds, self.blob_clock.seconds
         started = time.perf_counter()
         self.runner.run_all()
         elapsed = time.perf_counter() - started
         self.outside.append(1 - (self.clock.seconds - in_model) / elapsed)
+        self.blob_writes.append((self.blob_clock.seconds - in_puts) / elapsed)
         self.model_seconds.append((self.clock.seconds - in_model) / (jobs * self.params.num_images))
         states = {client.find(job_id).state for job_id in ids}
         assert states == {JobState.COMPLETED}, states
@@ -110,7 +118,7 @@ def queue(
     """A queue whose image tasks batch up to ``batch``, on a fresh database in ``data_dir``."""
     original = GenerateImage.max_batch_size
     GenerateImage.max_batch_size = batch
-    clock = ModelClock(model)
+    clock = Clock(model, "generate")
     try:
         with (
             tempfile.TemporaryDirectory(dir=data_dir) as tmp,
@@ -199,6 +207,7 @@ def main() -> None:
                     overheads.append(1 - got["queue"] / got["direct"])
                     slower.append(q.model_seconds[-1] * got["direct"] - 1)
                 outside = statistics.median(q.outside)
+                blob_writes = statistics.median(q.blob_writes)
             rates["direct", batch] = statistics.median(direct)
             rates["queue", batch] = statistics.median(queued)
             low, mid, high = statistics.quantiles(overheads, n=4)
@@ -209,7 +218,8 @@ def main() -> None:
                 f"batch {batch:>3}: direct {rates['direct', batch]:7.2f} img/s   "
                 f"queue {rates['queue', batch]:7.2f} img/s   overhead {mid:6.1%} "
                 f"(quartiles {low:.1%} .. {high:.1%}; ~{extra_ms:.1f} ms/image); "
-                f"worker time outside the model {outside:.1%}; the model itself "
+                f"worker time outside the model {outside:.1%} (blob writes "
+                f"{blob_writes:.1%}); the model itself "
                 f"{statistics.median(slower):+.1%} slower than direct"
             )
     print(

@@ -141,3 +141,64 @@ def test_presigned_url(blobs: BlobStore) -> None:
     assert response.status_code == 200
     assert response.content == b"\x89PNG..."
     assert response.headers["content-type"] == "image/png"
+
+
+def test_put_same_as_stores_the_data_whatever_the_source_holds(blobs: BlobStore) -> None:
+    blobs.put("jobs/1/cache/a", b"same bytes")
+    blobs.put("jobs/1/results/a", b"same bytes", "text/plain", same_as="jobs/1/cache/a")
+    blobs.put("jobs/1/results/b", b"other bytes", same_as="jobs/1/cache/a")
+    blobs.put("jobs/1/results/c", b"no source", same_as="jobs/1/cache/missing")
+    blobs.put("jobs/2/results/d", b"same bytes", same_as="jobs/1/cache/a")  # new folder
+    assert blobs.get("jobs/1/results/a") == b"same bytes"
+    assert blobs.get("jobs/1/results/b") == b"other bytes"
+    assert blobs.get("jobs/1/results/c") == b"no source"
+    assert blobs.get("jobs/2/results/d") == b"same bytes"
+    assert blobs.get("jobs/1/cache/a") == b"same bytes"
+    # The keys stay independent: replacing one leaves the other as it was.
+    blobs.put("jobs/1/cache/a", b"replaced")
+    assert blobs.get("jobs/1/results/a") == b"same bytes"
+    blobs.put("jobs/2/results/d", b"replaced too")
+    assert blobs.get("jobs/1/results/a") == b"same bytes"
+    assert sorted(blobs.list("jobs/")) == [
+        "jobs/1/cache/a",
+        "jobs/1/results/a",
+        "jobs/1/results/b",
+        "jobs/1/results/c",
+        "jobs/2/results/d",
+    ]
+    with pytest.raises(ValueError):
+        blobs.put("jobs/1/results/e", b"x", same_as="../escape")
+
+
+def test_a_local_put_same_as_a_blob_with_those_bytes_is_a_hard_link(tmp_path: Path) -> None:
+    """No new file (inode) and no bytes written: creating files is what local writes cost."""
+    blobs = open_blobs((tmp_path / "blobs").as_uri())
+    blobs.put("jobs/1/cache/a", b"same bytes")
+    blobs.put("jobs/1/results/a", b"same bytes", same_as="jobs/1/cache/a")
+    blobs.put("jobs/1/results/b", b"same bytez", same_as="jobs/1/cache/a")
+    root = tmp_path / "blobs" / "jobs" / "1"
+    source = (root / "cache" / "a").stat()
+    assert (root / "results" / "a").stat().st_ino == source.st_ino
+    assert source.st_nlink == 2
+    assert (root / "results" / "b").stat().st_ino != source.st_ino
+    # Nothing left behind by the link checked and dropped.
+    assert sorted(p.name for p in (root / "results").iterdir()) == ["a", "b"]
+
+
+def test_a_local_put_same_as_writes_where_hard_links_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+    import os
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    blobs = open_blobs((tmp_path / "blobs").as_uri())
+    blobs.put("jobs/1/cache/a", b"same bytes")
+    monkeypatch.setattr(os, "link", refuse)
+    blobs.put("jobs/1/results/a", b"same bytes", same_as="jobs/1/cache/a")
+    assert blobs.get("jobs/1/results/a") == b"same bytes"
+    results = tmp_path / "blobs" / "jobs" / "1" / "results"
+    assert (results / "a").stat().st_nlink == 1
+    assert [p.name for p in results.iterdir()] == ["a"]

@@ -139,6 +139,12 @@ def test_the_contact_sheet_of_one_image_is_that_image(
     assert job.state is JobState.COMPLETED, job.error
     assert result(client, job, "contact_sheet.png") == result(client, job, "image_0.png")
     assert metadata(client, job)["contact_sheet"] == "contact_sheet.png"
+    # On a local store the PNG is one file under three names (cache entry, image, sheet):
+    # a one-image job creates 3 files, not 5.
+    root = client.blobs.root  # type: ignore[attr-defined]
+    files = {r.name: root / r.blob_key for r in job.results}
+    assert files["image_0.png"].stat().st_ino == files["contact_sheet.png"].stat().st_ino
+    assert files["image_0.png"].stat().st_nlink == 3
 
 
 def test_contact_sheet_reads_the_job_cache(client: Client, registry: ModelRegistry) -> None:

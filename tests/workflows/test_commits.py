@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from typing import ClassVar
 
-from conveyor import Client, ExecutionContext, JobState, Task
+from conveyor import Client, ExecutionContext, JobState, Task, TaskHandle
 from conveyor.blobs.local import LocalBlobStore
 from conveyor.workflows import Runner
 
@@ -39,14 +40,21 @@ class Refusing(LocalBlobStore):
         self.delay = delay
         self.lock = threading.Lock()
 
-    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+    def put(
+        self,
+        key: str,
+        data: bytes,
+        content_type: str = "application/octet-stream",
+        *,
+        same_as: str | None = None,
+    ) -> None:
         time.sleep(self.delay)
         if "/results/" in key:
             with self.lock:
                 refuse, self.refusals = self.refusals > 0, max(0, self.refusals - 1)
             if refuse:
                 raise OSError(28, "No space left on device")
-        super().put(key, data, content_type)
+        super().put(key, data, content_type, same_as=same_as)
 
 
 def _runner(client: Client, blobs: LocalBlobStore, **options: object) -> Runner:
@@ -110,12 +118,19 @@ class Counting(Refusing):
         self.active = 0
         self.most = 0
 
-    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+    def put(
+        self,
+        key: str,
+        data: bytes,
+        content_type: str = "application/octet-stream",
+        *,
+        same_as: str | None = None,
+    ) -> None:
         with self.lock:
             self.active += 1
             self.most = max(self.most, self.active)
         try:
-            super().put(key, data, content_type)
+            super().put(key, data, content_type, same_as=same_as)
         finally:
             with self.lock:
                 self.active -= 1
@@ -150,3 +165,71 @@ def test_outputs_are_written_on_as_many_threads_as_the_blob_store_gains_from(
         for job_id, key in keys.items():
             (result,) = client.jobs().find(job_id).results
             assert client.blobs.get(result.blob_key) == key.encode()
+
+
+class Publish(Task):
+    """Caches ``cached`` under ``key``; saves ``saved`` as result ``out`` (both optional)."""
+
+    key: str
+    cached: str | None = None
+    saved: str | None = None
+    read_first: bool = False
+
+    def execute(self, context: ExecutionContext) -> None:
+        before = context.job_cache[self.key] if self.read_first else None
+        if self.cached is not None:
+            context.job_cache[self.key] = self.cached.encode()
+        if self.saved is not None:
+            data = before if self.saved == "<read>" else self.saved.encode()
+            assert data is not None
+            context.save_result("out", data, "text/plain")
+
+
+class PublishChain(Task):
+    """Runs ``steps`` one after another in one job."""
+
+    steps: list[Publish]
+
+    def execute(self, context: ExecutionContext) -> None:
+        previous: list[TaskHandle] = []
+        for step in self.steps:
+            previous = [context.submit_subtask(step, depends_on=previous)]
+
+
+def _published(client: Client, *steps: Publish) -> tuple[Path, list[Path]]:
+    """Run the steps as one job; the blob root and each step's result file."""
+    job = client.jobs().submit("publish", PublishChain(list(steps)))
+    Runner(client.store, client.blobs, [PublishChain, Publish], poll_interval=0.05).run_all()
+    done = client.jobs().find(job.id)
+    assert done.state is JobState.COMPLETED, done.error
+    root = client.blobs.root  # type: ignore[attr-defined]
+    return root / "jobs" / str(job.id) / "cache", [root / r.blob_key for r in done.results]
+
+
+def test_a_result_with_the_bytes_of_a_cache_entry_shares_its_file(client: Client) -> None:
+    """Written by the same attempt, or read from the cache by a later task: one file, two
+    names (a hard link), instead of a second copy."""
+    cache, (result,) = _published(client, Publish("a", cached="image", saved="image"))
+    assert result.read_bytes() == b"image"
+    assert result.stat().st_ino == (cache / "a").stat().st_ino
+
+    cache, (result,) = _published(
+        client, Publish("a", cached="sheet"), Publish("a", saved="<read>", read_first=True)
+    )
+    assert result.read_bytes() == b"sheet"
+    assert result.stat().st_ino == (cache / "a").stat().st_ino
+
+
+def test_a_result_never_follows_a_cache_entry_overwritten_after_it_was_read(
+    client: Client,
+) -> None:
+    cache, (result,) = _published(
+        client,
+        Publish("a", cached="first"),
+        # Reads "first", caches "second" under the same key, saves what it read.
+        Publish("a", cached="second", saved="<read>", read_first=True),
+        Publish("a", cached="third"),  # a later task replaces the entry again
+    )
+    assert (cache / "a").read_bytes() == b"third"
+    assert result.read_bytes() == b"first"
+    assert result.stat().st_nlink == 1

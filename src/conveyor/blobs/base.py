@@ -36,8 +36,21 @@ class BlobStore(Protocol):
     #: are the kernel's CPU work and more threads only add hand-offs.
     write_concurrency: int
 
-    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
-        """Store ``data`` under ``key``, replacing any previous value atomically."""
+    def put(
+        self,
+        key: str,
+        data: bytes,
+        content_type: str = "application/octet-stream",
+        *,
+        same_as: str | None = None,
+    ) -> None:
+        """Store ``data`` under ``key``, replacing any previous value atomically.
+
+        ``same_as`` names a blob that should hold these very bytes (a job cache entry saved
+        again as a result): a store that can share stored bytes between keys checks that it
+        does and shares them instead of writing them again; any other store, or a blob that
+        turns out to differ, gets an ordinary write. ``key`` holds ``data`` either way.
+        """
         ...
 
     def get(self, key: str) -> bytes:

@@ -29,6 +29,29 @@ def _new_process_tag() -> None:
 os.register_at_fork(after_in_child=_new_process_tag)
 
 
+def _temp_path(parent: str) -> str:
+    """A temp file name in ``parent``, unique without a retry loop: a per-process random
+    tag and a counter."""
+    return os.path.join(parent, f".tmp-{_process_tag}-{next(_temp_names)}")
+
+
+def _holds(path: str, data: bytes) -> bool:
+    """Whether the file at ``path`` holds exactly ``data``."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        if os.fstat(fd).st_size != len(data):
+            return False
+        view = memoryview(data)
+        while view:
+            chunk = os.read(fd, min(len(view), 1 << 20))
+            if not chunk or view[: len(chunk)] != chunk:
+                return False
+            view = view[len(chunk) :]
+        return True
+    finally:
+        os.close(fd)
+
+
 def _path_of(url: str) -> Path:
     parsed = urlparse(url)
     if parsed.scheme == "file":
@@ -54,14 +77,28 @@ class LocalBlobStore:
     def _file(self, key: str) -> Path:
         return self.root.joinpath(*check_key(key).split("/"))
 
-    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+    def put(
+        self,
+        key: str,
+        data: bytes,
+        content_type: str = "application/octet-stream",
+        *,
+        same_as: str | None = None,
+    ) -> None:
         """Write a temp file next to the blob and rename it into place (readers see the old
         bytes or the new, never part). Few system calls: a worker writes several blobs per
-        image, and the directories exist already for all but a job's first few."""
+        image, and the directories exist already for all but a job's first few.
+
+        With ``same_as``, the blob becomes a hard link to that one's file when it holds
+        ``data``: no new inode and no bytes written. Creating inodes is most of what a local
+        write costs (0.1-0.5 ms each on ext4 here, a link 0.01 ms), and blobs are never
+        changed in place, only replaced by a rename, so the two keys stay independent.
+        """
         path = os.path.join(self._root, *check_key(key).split("/"))
         parent = os.path.dirname(path)
-        # Unique without a retry loop: a per-process random tag and a counter.
-        tmp = os.path.join(parent, f".tmp-{_process_tag}-{next(_temp_names)}")
+        if same_as is not None and self._share(same_as, path, parent, data):
+            return
+        tmp = _temp_path(parent)
         try:
             fd = os.open(tmp, _CREATE, 0o600)
         except FileNotFoundError:
@@ -75,6 +112,37 @@ class LocalBlobStore:
             finally:
                 os.close(fd)
             os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+
+    def _share(self, source: str, path: str, parent: str, data: bytes) -> bool:
+        """Hard-link ``source``'s file to ``path`` if it holds exactly ``data``.
+
+        The link goes to a temp name first and is checked there: that name pins the file,
+        so a writer replacing ``source`` meanwhile cannot change what ``path`` gets.
+        False (nothing changed) when ``source`` is missing or different, or this file
+        system has no hard links.
+        """
+        origin = os.path.join(self._root, *check_key(source).split("/"))
+        tmp = _temp_path(parent)
+        try:
+            try:
+                os.link(origin, tmp)
+            except FileNotFoundError:
+                if os.path.isdir(parent):
+                    return False  # no such source
+                os.makedirs(parent, exist_ok=True)
+                os.link(origin, tmp)
+        except OSError:  # missing source, or no hard links here (EXDEV, EPERM, EMLINK)
+            return False
+        try:
+            if _holds(tmp, data):
+                os.replace(tmp, path)
+                return True
+            os.unlink(tmp)
+            return False
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)

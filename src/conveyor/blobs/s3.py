@@ -70,7 +70,18 @@ class S3BlobStore:
     def _key(self, key: str) -> str:
         return self.prefix + check_key(key)
 
-    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+    def put(
+        self,
+        key: str,
+        data: bytes,
+        content_type: str = "application/octet-stream",
+        *,
+        same_as: str | None = None,
+    ) -> None:
+        """One ``PutObject``. ``same_as`` is not used: a server-side copy is a round trip
+        too, so it saves nothing on the small blobs workers write most."""
+        if same_as is not None:
+            check_key(same_as)
         self.client.put_object(
             Bucket=self.bucket, Key=self._key(key), Body=data, ContentType=content_type
         )

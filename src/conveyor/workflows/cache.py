@@ -3,6 +3,10 @@
 Writes are buffered for the attempt and written when it succeeds, just before
 its completion commits, so a failed attempt's cache writes are discarded along
 with its subtasks and progress. Reads see the attempt's own writes first.
+
+A cache also knows which of its blobs should hold given bytes (``_source_of``): a result
+saved with bytes the attempt wrote to or read from the cache is stored as the same blob
+where the blob store can share one (a hard link on a local disk) instead of a second copy.
 """
 
 from __future__ import annotations
@@ -19,6 +23,11 @@ def job_prefix(job_id: UUID) -> str:
     return f"jobs/{job_id}/"
 
 
+def _fingerprint(value: bytes) -> tuple[int, bytes, bytes]:
+    """Cheap to take on every read, and distinct for all but identical-looking values."""
+    return len(value), value[:64], value[-64:]
+
+
 class JobCache:
     """``str`` keys to ``bytes`` values; ``group(name)`` gives a sub-namespace."""
 
@@ -29,11 +38,15 @@ class JobCache:
         *,
         prefix: str = "",
         pending: MutableMapping[str, bytes] | None = None,
+        _reads: dict[tuple[int, bytes, bytes], str] | None = None,
     ) -> None:
         self._blobs = blobs
         self._job_id = job_id
         self._prefix = prefix
         self._pending: MutableMapping[str, bytes] = {} if pending is None else pending
+        #: Values this attempt read, by fingerprint, and the key each was read from; only
+        #: the fingerprint is kept, so holding on to it costs no memory.
+        self._reads: dict[tuple[int, bytes, bytes], str] = {} if _reads is None else _reads
 
     def _key(self, key: str) -> str:
         if not isinstance(key, str) or not key:
@@ -55,9 +68,11 @@ class JobCache:
         if full in self._pending:
             return self._pending[full]
         try:
-            return self._blobs.get(self._blob_key(full))
+            value = self._blobs.get(self._blob_key(full))
         except BlobNotFoundError:
             raise KeyError(key) from None
+        self._reads[_fingerprint(value)] = full
+        return value
 
     def __contains__(self, key: object) -> bool:
         if not isinstance(key, str):
@@ -90,8 +105,30 @@ class JobCache:
         if not isinstance(name, str) or not name or "/" in name:
             raise ValueError(f"cache group names are non-empty and contain no '/': {name!r}")
         return JobCache(
-            self._blobs, self._job_id, prefix=f"{self._prefix}{name}/", pending=self._pending
+            self._blobs,
+            self._job_id,
+            prefix=f"{self._prefix}{name}/",
+            pending=self._pending,
+            _reads=self._reads,
         )
+
+    def _source_of(self, data: bytes) -> str | None:
+        """The blob key that will hold ``data`` once this attempt's writes are stored: a
+        value it wrote, or one it read and did not overwrite; None if there is none.
+
+        A read is matched by fingerprint only: the blob store checks the bytes themselves
+        before it shares them (``put(..., same_as=...)``).
+        """
+        for full, value in self._pending.items():
+            if value is data:
+                return self._blob_key(full)
+        for full, value in self._pending.items():
+            if len(value) == len(data) and value == data:
+                return self._blob_key(full)
+        full = self._reads.get(_fingerprint(data))
+        if full is None or full in self._pending:
+            return None
+        return self._blob_key(full)
 
     def commit(self) -> None:
         """Write this attempt's buffered values to the blob store."""

@@ -390,11 +390,15 @@ class Runner:
         """Write a successful attempt's job cache entries and results to the blob store;
         the exception instead if that failed."""
         try:
-            ctx.job_cache.commit()
+            cache = ctx.job_cache
+            # A result with the bytes of a cache entry (an image saved both ways, a final
+            # task publishing what an earlier one cached) may share that entry's blob.
+            sources = [cache._source_of(data) for _, data, _ in ctx._results]
+            cache.commit()
             results = []
-            for name, data, content_type in ctx._results:
+            for (name, data, content_type), source in zip(ctx._results, sources, strict=True):
                 key = ctx.result_key(name)
-                self.blobs.put(key, data, content_type)
+                self.blobs.put(key, data, content_type, same_as=source)
                 results.append(NewResult(name, content_type, len(data), key))
             return tuple(results)
         except Exception as exc:
