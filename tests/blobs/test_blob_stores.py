@@ -181,8 +181,14 @@ def test_a_local_put_same_as_a_blob_with_those_bytes_is_a_hard_link(tmp_path: Pa
     assert (root / "results" / "a").stat().st_ino == source.st_ino
     assert source.st_nlink == 2
     assert (root / "results" / "b").stat().st_ino != source.st_ino
-    # Nothing left behind by the link checked and dropped.
+    # Linked again (a retried attempt), or to itself: still one file, no temp name left.
+    blobs.put("jobs/1/results/a", b"same bytes", same_as="jobs/1/cache/a")
+    blobs.put("jobs/1/cache/a", b"same bytes", same_as="jobs/1/cache/a")
+    assert (root / "cache" / "a").stat().st_nlink == 2
+    assert blobs.get("jobs/1/results/a") == b"same bytes"
+    # Nothing left behind by the link checked and dropped, or by the ones already in place.
     assert sorted(p.name for p in (root / "results").iterdir()) == ["a", "b"]
+    assert sorted(p.name for p in (root / "cache").iterdir()) == ["a"]
 
 
 def test_a_local_put_same_as_writes_where_hard_links_are_refused(

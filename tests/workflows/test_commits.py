@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from conveyor import Client, ExecutionContext, JobState, Task, TaskHandle
 from conveyor.blobs.local import LocalBlobStore
@@ -40,21 +40,14 @@ class Refusing(LocalBlobStore):
         self.delay = delay
         self.lock = threading.Lock()
 
-    def put(
-        self,
-        key: str,
-        data: bytes,
-        content_type: str = "application/octet-stream",
-        *,
-        same_as: str | None = None,
-    ) -> None:
+    def put(self, key: str, data: bytes, *args: Any, **kwargs: Any) -> None:
         time.sleep(self.delay)
         if "/results/" in key:
             with self.lock:
                 refuse, self.refusals = self.refusals > 0, max(0, self.refusals - 1)
             if refuse:
                 raise OSError(28, "No space left on device")
-        super().put(key, data, content_type, same_as=same_as)
+        super().put(key, data, *args, **kwargs)
 
 
 def _runner(client: Client, blobs: LocalBlobStore, **options: object) -> Runner:
@@ -118,19 +111,12 @@ class Counting(Refusing):
         self.active = 0
         self.most = 0
 
-    def put(
-        self,
-        key: str,
-        data: bytes,
-        content_type: str = "application/octet-stream",
-        *,
-        same_as: str | None = None,
-    ) -> None:
+    def put(self, key: str, data: bytes, *args: Any, **kwargs: Any) -> None:
         with self.lock:
             self.active += 1
             self.most = max(self.most, self.active)
         try:
-            super().put(key, data, content_type, same_as=same_as)
+            super().put(key, data, *args, **kwargs)
         finally:
             with self.lock:
                 self.active -= 1

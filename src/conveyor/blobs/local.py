@@ -36,17 +36,18 @@ def _temp_path(parent: str) -> str:
 
 
 def _holds(path: str, data: bytes) -> bool:
-    """Whether the file at ``path`` holds exactly ``data``."""
+    """Whether the file at ``path`` holds exactly ``data``. Compares ``bytes`` with
+    ``bytes`` (a memcmp): a memoryview compares element by element, 100x slower."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
     try:
         if os.fstat(fd).st_size != len(data):
             return False
-        view = memoryview(data)
-        while view:
-            chunk = os.read(fd, min(len(view), 1 << 20))
-            if not chunk or view[: len(chunk)] != chunk:
+        offset = 0
+        while offset < len(data):
+            chunk = os.read(fd, min(len(data) - offset, 1 << 24))
+            if not chunk or chunk != data[offset : offset + len(chunk)]:
                 return False
-            view = view[len(chunk) :]
+            offset += len(chunk)
         return True
     finally:
         os.close(fd)
@@ -140,6 +141,11 @@ class LocalBlobStore:
         try:
             if _holds(tmp, data):
                 os.replace(tmp, path)
+                # A rename between two names of one file does nothing, leaving the temp
+                # name: so it is when ``path`` already was this file (``same_as`` itself,
+                # or a result linked to it by an earlier attempt).
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
                 return True
             os.unlink(tmp)
             return False
