@@ -32,7 +32,8 @@ class Save(Task):
 
 
 class Refusing(LocalBlobStore):
-    """Refuses the first ``refusals`` writes of result blobs; ``delay`` slows every write."""
+    """Refuses the first ``refusals`` writes of results (blobs outside the job cache);
+    ``delay`` slows every write."""
 
     def __init__(self, url: str, refusals: int = 0, delay: float = 0.0) -> None:
         super().__init__(url)
@@ -42,7 +43,7 @@ class Refusing(LocalBlobStore):
 
     def put(self, key: str, data: bytes, *args: Any, **kwargs: Any) -> None:
         time.sleep(self.delay)
-        if "/results/" in key:
+        if "/cache/" not in key:  # a result
             with self.lock:
                 refuse, self.refusals = self.refusals > 0, max(0, self.refusals - 1)
             if refuse:
@@ -219,3 +220,53 @@ def test_a_result_never_follows_a_cache_entry_overwritten_after_it_was_read(
     assert (cache / "a").read_bytes() == b"third"
     assert result.read_bytes() == b"first"
     assert result.stat().st_nlink == 1
+
+
+class SaveNamed(Task):
+    names: list[str]
+
+    def execute(self, context: ExecutionContext) -> None:
+        for name in self.names:
+            context.save_result(name, name.encode())
+
+
+def test_results_with_an_extension_sit_at_the_top_of_the_job_folder(client: Client) -> None:
+    """One folder fewer per job; names that could be a folder of the job, and dot names,
+    go to its results folder."""
+    names = ["image_0.png", "generation.json", "v1.2", "out", "cache", "previews", ".hidden"]
+    job = client.jobs().submit("save", SaveNamed(names))
+    Runner(client.store, client.blobs, [SaveNamed], poll_interval=0.05).run_all()
+    done = client.jobs().find(job.id)
+    assert done.state is JobState.COMPLETED, done.error
+    keys = {r.name: r.blob_key for r in done.results}
+    top, folder = f"jobs/{job.id}/", f"jobs/{job.id}/results/"
+    assert keys == {
+        "image_0.png": top + "image_0.png",
+        "generation.json": top + "generation.json",
+        "v1.2": top + "v1.2",
+        "out": folder + "out",
+        "cache": folder + "cache",
+        "previews": folder + "previews",
+        ".hidden": folder + ".hidden",
+    }
+    assert {name: client.blobs.get(key) for name, key in keys.items()} == {
+        name: name.encode() for name in names
+    }
+
+
+class SaveDotDot(Task):
+    def execute(self, context: ExecutionContext) -> None:
+        try:
+            context.save_result("..", b"x")
+        except ValueError as exc:  # at once, in the task, not when the runner uploads
+            context.save_result("refused.txt", str(exc).encode())
+
+
+def test_a_result_name_no_blob_key_can_hold_is_refused_when_saved(client: Client) -> None:
+    job = client.jobs().submit("save", SaveDotDot())
+    Runner(client.store, client.blobs, [SaveDotDot], poll_interval=0.05).run_all()
+    done = client.jobs().find(job.id)
+    assert done.state is JobState.COMPLETED, done.error
+    (result,) = done.results
+    assert result.name == "refused.txt"
+    assert b"invalid blob key" in client.blobs.get(result.blob_key)

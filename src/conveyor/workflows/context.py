@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from conveyor.blobs import check_key
 from conveyor.store.records import NewTask, ProgressValue
 from conveyor.workflows._serde import new_task
 from conveyor.workflows.cache import JobCache, job_prefix
@@ -209,11 +210,23 @@ class ExecutionContext:
             raise ValueError(f"result names are non-empty and contain no '/': {name!r}")
         if not isinstance(data, bytes | bytearray):
             raise TypeError(f"results are bytes, got {type(data).__name__}")
+        key = check_key(self.result_key(name))  # "..", NUL: refused here, not at upload
         self._results = [r for r in self._results if r[0] != name]
         self._results.append((name, bytes(data), content_type))
-        return self.result_key(name)
+        return key
 
     def result_key(self, name: str) -> str:
+        """Where result ``name`` is stored: at the top of the job's folder when the name has
+        an extension (``image_0.png``), else in its ``results/`` folder.
+
+        The folders of a job (``cache/``, ``results/``, diffusion's ``previews/``) have no
+        extension, so no result can take their place; dot names (``.tmp-...`` is a local
+        store's temp file) stay in ``results/`` too. A local store makes a directory per
+        folder, and directories were a third of the files a one-image generation job
+        created. Results of earlier versions keep the keys they were stored under.
+        """
+        if not name.startswith(".") and "." in name:
+            return f"{job_prefix(self.job_id)}{name}"
         return f"{job_prefix(self.job_id)}results/{name}"
 
     # -- runner side ----------------------------------------------------------------------
