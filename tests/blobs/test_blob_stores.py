@@ -109,6 +109,31 @@ def test_delete_prefix(blobs: BlobStore) -> None:
     assert blobs.get("jobs/10/c") == b"x"
 
 
+@pytest.mark.parametrize("prefix", ["..", "../", "jobs/../..", "./jobs", "a//b/", "a\\b"])
+def test_prefixes_reaching_outside_are_refused(blobs: BlobStore, prefix: str) -> None:
+    blobs.put("jobs/1/a", b"x")
+    with pytest.raises(ValueError):
+        list(blobs.list(prefix))
+    with pytest.raises(ValueError):
+        blobs.delete_prefix(prefix)
+    assert blobs.get("jobs/1/a") == b"x"
+
+
+def test_a_local_delete_prefix_leaves_no_folders_or_temp_files(tmp_path: Path) -> None:
+    root = tmp_path / "blobs"
+    blobs = open_blobs(root.as_uri())
+    for key in ["jobs/1/a.png", "jobs/1/cache/b", "jobs/1/previews/0/5.png", "jobs/10/c"]:
+        blobs.put(key, b"x")
+    (root / "jobs" / "1" / "cache" / ".tmp-0123456789ab-7").write_bytes(b"half")  # a crash's
+    assert blobs.delete_prefix("jobs/1/") == 3
+    assert not (root / "jobs" / "1").exists()
+    assert blobs.get("jobs/10/c") == b"x"
+    assert blobs.delete_prefix("") == 1
+    assert root.is_dir() and not any(root.iterdir())  # the store's own folder stays
+    blobs.put("jobs/2/d", b"y")
+    assert blobs.get("jobs/2/d") == b"y"
+
+
 def test_delete_prefix_in_batches(blobs: BlobStore) -> None:
     for i in range(1005):
         blobs.put(f"many/{i:04d}", b"")

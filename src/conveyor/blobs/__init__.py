@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from conveyor.blobs.base import BlobNotFoundError, BlobStore, check_key
+from conveyor.blobs.base import BlobNotFoundError, BlobStore, check_key, check_prefix
 
-__all__ = ["BlobNotFoundError", "BlobStore", "check_key", "open_blobs"]
+__all__ = ["BlobNotFoundError", "BlobStore", "check_key", "check_prefix", "open_blobs"]
 
 
 def open_blobs(url: str) -> BlobStore:

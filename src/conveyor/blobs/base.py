@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Protocol
 
-__all__ = ["BlobNotFoundError", "BlobStore", "check_key"]
+__all__ = ["BlobNotFoundError", "BlobStore", "check_key", "check_prefix"]
 
 
 class BlobNotFoundError(KeyError):
@@ -25,6 +25,16 @@ def check_key(key: str) -> str:
     if any(part in ("", ".", "..") for part in key.split("/")):
         raise ValueError(f"invalid blob key {key!r}")
     return key
+
+
+def check_prefix(prefix: str) -> str:
+    """Validate a folder prefix: ``""`` (everything) or a key's leading segments, with or
+    without slashes around them; like keys, no ``.``/``..`` segments (nothing outside)."""
+    if not isinstance(prefix, str):
+        raise ValueError("blob prefix must be a string")
+    if prefix.strip("/"):
+        check_key(prefix.strip("/"))
+    return prefix
 
 
 class BlobStore(Protocol):
@@ -72,7 +82,8 @@ class BlobStore(Protocol):
         ...
 
     def delete_prefix(self, prefix: str) -> int:
-        """Delete every blob under ``prefix``; return how many."""
+        """Delete every blob under ``prefix`` (and whatever a store keeps for them there,
+        such as a local directory's folders); return how many blobs."""
         ...
 
     def presigned_url(self, key: str, expires_in: int = 3600) -> str | None:

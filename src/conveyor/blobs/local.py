@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from conveyor.blobs.base import BlobNotFoundError, check_key
+from conveyor.blobs.base import BlobNotFoundError, check_key, check_prefix
 
 __all__ = ["LocalBlobStore"]
 
@@ -177,8 +177,11 @@ class LocalBlobStore:
     def exists(self, key: str) -> bool:
         return self._file(key).is_file()
 
+    def _folder(self, prefix: str) -> Path:
+        return self.root.joinpath(*[p for p in check_prefix(prefix).split("/") if p])
+
     def list(self, prefix: str) -> Iterator[str]:
-        base = self.root.joinpath(*[p for p in prefix.split("/") if p])
+        base = self._folder(prefix)
         if not base.is_dir():
             return
         for dirpath, _dirs, files in os.walk(base):
@@ -188,10 +191,24 @@ class LocalBlobStore:
                 yield Path(dirpath, name).relative_to(self.root).as_posix()
 
     def delete_prefix(self, prefix: str) -> int:
+        """Delete the blobs under ``prefix`` and the folders that held them: pruning a job
+        leaves no empty directories behind (a store that kept them would pile up millions),
+        nor the temp file of a write a crash interrupted."""
+        base = self._folder(prefix)
+        if not base.is_dir():
+            return 0
         count = 0
-        for key in list(self.list(prefix)):
-            self._file(key).unlink(missing_ok=True)
-            count += 1
+        for dirpath, _dirs, files in os.walk(base, topdown=False):
+            for name in files:
+                try:
+                    os.unlink(os.path.join(dirpath, name))
+                except FileNotFoundError:
+                    continue
+                if not name.startswith(".tmp-"):
+                    count += 1
+            if dirpath != self._root:
+                with contextlib.suppress(OSError):  # not empty: written to meanwhile
+                    os.rmdir(dirpath)
         return count
 
     def presigned_url(self, key: str, expires_in: int = 3600) -> str | None:

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlparse
 
-from conveyor.blobs.base import BlobNotFoundError, check_key
+from conveyor.blobs.base import BlobNotFoundError, check_key, check_prefix
 
 __all__ = ["S3BlobStore", "parse_s3_url"]
 
@@ -39,7 +39,7 @@ def _endpoint_url() -> str | None:
 
 def _folder(prefix: str) -> str:
     """A folder prefix: no leading slash, one trailing slash (empty for the whole store)."""
-    prefix = prefix.strip("/")
+    prefix = check_prefix(prefix).strip("/")
     return f"{prefix}/" if prefix else ""
 
 
