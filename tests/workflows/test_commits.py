@@ -270,3 +270,31 @@ def test_a_result_name_no_blob_key_can_hold_is_refused_when_saved(client: Client
     (result,) = done.results
     assert result.name == "refused.txt"
     assert b"invalid blob key" in client.blobs.get(result.blob_key)
+
+
+class PublishMany(Task):
+    def execute(self, context: ExecutionContext) -> None:
+        for i in range(20):
+            context.job_cache[f"tile-{i}"] = f"tile {i:02d}".encode()
+        # Equal bytes, other objects; one result matching no entry.
+        context.save_result("r7.txt", bytes(bytearray(b"tile 07")))
+        context.save_result("r3.txt", bytes(bytearray(b"tile 03")))
+        context.save_result("new.txt", b"tile 99")
+
+
+def test_each_result_shares_the_file_of_the_entry_with_its_bytes(client: Client) -> None:
+    job = client.jobs().submit("publish", PublishMany())
+    Runner(client.store, client.blobs, [PublishMany], poll_interval=0.05).run_all()
+    done = client.jobs().find(job.id)
+    assert done.state is JobState.COMPLETED, done.error
+    root = client.blobs.root  # type: ignore[attr-defined]
+    cache = root / "jobs" / str(job.id) / "cache"
+    files = {r.name: root / r.blob_key for r in done.results}
+    assert files["r7.txt"].stat().st_ino == (cache / "tile-7").stat().st_ino
+    assert files["r3.txt"].stat().st_ino == (cache / "tile-3").stat().st_ino
+    assert files["new.txt"].stat().st_nlink == 1
+    assert {n: f.read_bytes() for n, f in files.items()} == {
+        "r7.txt": b"tile 07",
+        "r3.txt": b"tile 03",
+        "new.txt": b"tile 99",
+    }

@@ -4,14 +4,14 @@ Writes are buffered for the attempt and written when it succeeds, just before
 its completion commits, so a failed attempt's cache writes are discarded along
 with its subtasks and progress. Reads see the attempt's own writes first.
 
-A cache also knows which of its blobs should hold given bytes (``_source_of``): a result
+A cache also knows which of its blobs should hold given bytes (``_sources_of``): a result
 saved with bytes the attempt wrote to or read from the cache is stored as the same blob
 where the blob store can share one (a hard link on a local disk) instead of a second copy.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterator, MutableMapping, Sequence
 from uuid import UUID
 
 from conveyor.blobs import BlobNotFoundError, BlobStore, check_key
@@ -112,23 +112,36 @@ class JobCache:
             _reads=self._reads,
         )
 
-    def _source_of(self, data: bytes) -> str | None:
-        """The blob key that will hold ``data`` once this attempt's writes are stored: a
-        value it wrote, or one it read and did not overwrite; None if there is none.
+    def _sources_of(self, values: Sequence[bytes]) -> list[str | None]:
+        """For each of ``values``, the blob key that will hold it once this attempt's writes
+        are stored: a value it wrote, or one it read and did not overwrite; else None.
 
-        A read is matched by fingerprint only: the blob store checks the bytes themselves
+        Writes are indexed once by fingerprint, so a task saving many results next to many
+        cache entries of one size costs a lookup per result, not a comparison per pair. A
+        read is matched by fingerprint only: the blob store checks the bytes themselves
         before it shares them (``put(..., same_as=...)``).
         """
+        if not values:
+            return []
+        written: dict[tuple[int, bytes, bytes], list[str]] = {}
         for full, value in self._pending.items():
-            if value is data:
-                return self._blob_key(full)
-        for full, value in self._pending.items():
-            if len(value) == len(data) and value == data:
-                return self._blob_key(full)
-        full = self._reads.get(_fingerprint(data))
-        if full is None or full in self._pending:
-            return None
-        return self._blob_key(full)
+            written.setdefault(_fingerprint(value), []).append(full)
+        sources: list[str | None] = []
+        for data in values:
+            found = _fingerprint(data)
+            full = next(
+                (
+                    f
+                    for f in written.get(found, ())
+                    if self._pending[f] is data or self._pending[f] == data
+                ),
+                None,
+            )
+            if full is None:
+                read = self._reads.get(found)
+                full = read if read is not None and read not in self._pending else None
+            sources.append(None if full is None else self._blob_key(full))
+        return sources
 
     def commit(self) -> None:
         """Write this attempt's buffered values to the blob store."""

@@ -393,7 +393,7 @@ class Runner:
             cache = ctx.job_cache
             # A result with the bytes of a cache entry (an image saved both ways, a final
             # task publishing what an earlier one cached) may share that entry's blob.
-            sources = [cache._source_of(data) for _, data, _ in ctx._results]
+            sources = cache._sources_of([data for _, data, _ in ctx._results])
             cache.commit()
             results = []
             for (name, data, content_type), source in zip(ctx._results, sources, strict=True):
