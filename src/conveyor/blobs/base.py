@@ -32,8 +32,9 @@ def check_prefix(prefix: str) -> str:
     without slashes around them; like keys, no ``.``/``..`` segments (nothing outside)."""
     if not isinstance(prefix, str):
         raise ValueError("blob prefix must be a string")
-    if prefix.strip("/"):
-        check_key(prefix.strip("/"))
+    folder = prefix.strip("/")
+    if folder:
+        check_key(folder)
     return prefix
 
 
