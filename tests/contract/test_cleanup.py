@@ -9,7 +9,7 @@ import pytest
 
 from conveyor.exceptions import JobNotFoundError
 from conveyor.models import JobState
-from conveyor.store import NewResult, Store
+from conveyor.store import CacheEntry, Completion, NewResult, Store
 
 from .support import KIND, claim_one, count_rows, pv, run_all, submit, task
 
@@ -19,13 +19,15 @@ DAY = 86400.0
 def _finished_job(store: Store) -> uuid.UUID:
     job = submit(store, root=task("root"), callback_url="https://example.com/h")
     root = claim_one(store, ["root@v1"])
-    store.complete_task(
+    completion = Completion(
         root.id,
         root.attempt,
-        progress=[pv("p", 1, 1)],
-        subtasks=[task(), task(depends_on=[0])],
-        results=[NewResult("r.txt", "text/plain", 1, f"jobs/{job.id}/results/r.txt")],
+        progress=(pv("p", 1, 1),),
+        subtasks=(task(), task(depends_on=[0])),
+        results=(NewResult("r.txt", "text/plain", 1, f"jobs/{job.id}/results/r.txt"),),
+        cache=(CacheEntry("c", 1, value=b"c"),),
     )
+    assert store.complete_tasks([completion]) == set()
     run_all(store)
     assert store.get_job(job.id).state is JobState.COMPLETED
     return job.id
@@ -52,7 +54,7 @@ def test_finished_jobs_past_retention_are_deleted_with_their_rows(store: Store) 
         assert store.job_progress(job_id) == []
     # Only the live job's rows are left, in every table.
     assert count_rows(store, "jobs") == count_rows(store, "tasks") == 1
-    for table in ("task_deps", "progress", "job_labels", "results", "webhook_outbox"):
+    for table in ("task_deps", "progress", "job_labels", "results", "job_cache", "webhook_outbox"):
         assert count_rows(store, table) == 0, table
     assert count_rows(store, "events") == 1
     assert store.get_job(live).state is JobState.QUEUED

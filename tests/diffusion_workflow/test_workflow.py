@@ -139,27 +139,29 @@ def test_the_contact_sheet_of_one_image_is_that_image(
     assert job.state is JobState.COMPLETED, job.error
     assert result(client, job, "contact_sheet.png") == result(client, job, "image_0.png")
     assert metadata(client, job)["contact_sheet"] == "contact_sheet.png"
-    # On a local store the PNG is one file under three names (cache entry, image, sheet):
-    # a one-image job creates 3 files, not 5.
+    # On a local store the PNG is one file under two names (the job cache holds it in the
+    # database): a one-image job creates 2 files and its folder.
     root = client.blobs.root  # type: ignore[attr-defined]
-    files = {r.name: root / r.blob_key for r in job.results}
-    assert files["image_0.png"].stat().st_ino == files["contact_sheet.png"].stat().st_ino
-    assert files["image_0.png"].stat().st_nlink == 3
+    folder = root / "jobs" / str(job.id)
+    assert sorted(p.name for p in folder.rglob("*")) == [
+        "contact_sheet.png",
+        "generation.json",
+        "image_0.png",
+    ]
+    assert (folder / "image_0.png").stat().st_ino == (folder / "contact_sheet.png").stat().st_ino
 
 
 def test_contact_sheet_reads_the_job_cache(client: Client, registry: ModelRegistry) -> None:
     """The final task depends on the image tasks and finds their PNGs in the job cache."""
     (job,) = run_jobs(client, make_task(registry, num_images=2, num_inference_steps=3))
-    keys = sorted(client.blobs.list(f"jobs/{job.id}/cache/"))
-    assert [k.rsplit("/cache/", 1)[1] for k in keys] == [
+    assert client.store.list_cache_keys(job.id) == [
         "image-0.json",
         "image-0.png",
         "image-1.json",
         "image-1.png",
     ]
-    assert result(client, job, "image_1.png") == client.blobs.get(
-        f"jobs/{job.id}/cache/image-1.png"
-    )
+    entry = client.store.get_cache_entry(job.id, "image-1.png")
+    assert entry is not None and result(client, job, "image_1.png") == entry.value
     assert ContactSheet.identifier() == ("ContactSheet", "v1")
 
 
@@ -172,10 +174,10 @@ def test_contact_sheet_of_a_job_cached_by_an_earlier_version(
     params = make_task(registry, num_images=2, num_inference_steps=3).resolved()
     job = client.jobs().submit("upgraded", ContactSheet(params))
     for i in range(2):  # what the earlier version's image tasks wrote
-        png = client.blobs.get(f"jobs/{done.id}/cache/image-{i}.png")
-        meta = client.blobs.get(f"jobs/{done.id}/cache/image-{i}.json")
-        client.blobs.put(f"jobs/{job.id}/cache/images/{i}", png)
-        client.blobs.put(f"jobs/{job.id}/cache/meta/{i}", meta)
+        for old, new in ((f"images/{i}", f"image-{i}.png"), (f"meta/{i}", f"image-{i}.json")):
+            entry = client.store.get_cache_entry(done.id, new)
+            assert entry is not None and entry.value is not None
+            client.blobs.put(f"jobs/{job.id}/cache/{old}", entry.value)
     client.runner(tasks=[ContactSheet]).run_all()
     upgraded = client.jobs().find(job.id)
     assert upgraded.state is JobState.COMPLETED, upgraded.error

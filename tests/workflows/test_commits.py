@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from conveyor import Client, ExecutionContext, JobState, Task, TaskHandle
 from conveyor.blobs.local import LocalBlobStore
 from conveyor.workflows import Runner
+from conveyor.workflows.cache import INLINE_LIMIT
 
 RUNS: dict[str, int] = {}
 
@@ -32,7 +33,7 @@ class Save(Task):
 
 
 class Refusing(LocalBlobStore):
-    """Refuses the first ``refusals`` writes of results (blobs outside the job cache);
+    """Refuses the first ``refusals`` writes of results (not big job cache values);
     ``delay`` slows every write."""
 
     def __init__(self, url: str, refusals: int = 0, delay: float = 0.0) -> None:
@@ -43,7 +44,7 @@ class Refusing(LocalBlobStore):
 
     def put(self, key: str, data: bytes, *args: Any, **kwargs: Any) -> None:
         time.sleep(self.delay)
-        if "/cache/" not in key:  # a result
+        if "/attempts/" not in key:  # a result
             with self.lock:
                 refuse, self.refusals = self.refusals > 0, max(0, self.refusals - 1)
             if refuse:
@@ -155,21 +156,27 @@ def test_outputs_are_written_on_as_many_threads_as_the_blob_store_gains_from(
 
 
 class Publish(Task):
-    """Caches ``cached`` under ``key``; saves ``saved`` as result ``out`` (both optional)."""
+    """Caches ``cached`` under ``key``; saves ``saved`` as result ``name`` (both optional);
+    ``big`` pads both past the inline limit, so the value goes to a blob of its own."""
 
     key: str
     cached: str | None = None
     saved: str | None = None
     read_first: bool = False
+    name: str = "out"
+    big: bool = False
+
+    def _bytes(self, text: str) -> bytes:
+        return text.encode() * (INLINE_LIMIT // len(text) + 1) if self.big else text.encode()
 
     def execute(self, context: ExecutionContext) -> None:
         before = context.job_cache[self.key] if self.read_first else None
         if self.cached is not None:
-            context.job_cache[self.key] = self.cached.encode()
+            context.job_cache[self.key] = self._bytes(self.cached)
         if self.saved is not None:
-            data = before if self.saved == "<read>" else self.saved.encode()
+            data = before if self.saved == "<read>" else self._bytes(self.saved)
             assert data is not None
-            context.save_result("out", data, "text/plain")
+            context.save_result(self.name, data, "text/plain")
 
 
 class PublishChain(Task):
@@ -183,43 +190,84 @@ class PublishChain(Task):
             previous = [context.submit_subtask(step, depends_on=previous)]
 
 
-def _published(client: Client, *steps: Publish) -> tuple[Path, list[Path]]:
-    """Run the steps as one job; the blob root and each step's result file."""
+def _published(client: Client, *steps: Publish) -> tuple[Path, dict[str, Path]]:
+    """Run the steps as one job; its folder and each result's file by name."""
     job = client.jobs().submit("publish", PublishChain(list(steps)))
     Runner(client.store, client.blobs, [PublishChain, Publish], poll_interval=0.05).run_all()
     done = client.jobs().find(job.id)
     assert done.state is JobState.COMPLETED, done.error
     root = client.blobs.root  # type: ignore[attr-defined]
-    return root / "jobs" / str(job.id) / "cache", [root / r.blob_key for r in done.results]
+    return root / "jobs" / str(job.id), {r.name: root / r.blob_key for r in done.results}
 
 
-def test_a_result_with_the_bytes_of_a_cache_entry_shares_its_file(client: Client) -> None:
-    """Written by the same attempt, or read from the cache by a later task: one file, two
-    names (a hard link), instead of a second copy."""
-    cache, (result,) = _published(client, Publish("a", cached="image", saved="image"))
-    assert result.read_bytes() == b"image"
-    assert result.stat().st_ino == (cache / "a").stat().st_ino
-
-    cache, (result,) = _published(
-        client, Publish("a", cached="sheet"), Publish("a", saved="<read>", read_first=True)
-    )
-    assert result.read_bytes() == b"sheet"
-    assert result.stat().st_ino == (cache / "a").stat().st_ino
+def _files(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
 
 
-def test_a_result_never_follows_a_cache_entry_overwritten_after_it_was_read(
+def test_small_entries_live_in_the_store_and_a_result_of_their_bytes_is_written_once(
     client: Client,
 ) -> None:
-    cache, (result,) = _published(
+    """The entry costs no file; a later task publishing it again shares the first result's
+    file (a hard link) instead of writing a second copy: a one-image job's contact sheet."""
+    folder, results = _published(
         client,
-        Publish("a", cached="first"),
-        # Reads "first", caches "second" under the same key, saves what it read.
-        Publish("a", cached="second", saved="<read>", read_first=True),
-        Publish("a", cached="third"),  # a later task replaces the entry again
+        Publish("a", cached="image", saved="image", name="image.png"),
+        Publish("a", saved="<read>", read_first=True, name="sheet.png"),
     )
-    assert (cache / "a").read_bytes() == b"third"
-    assert result.read_bytes() == b"first"
-    assert result.stat().st_nlink == 1
+    assert _files(folder) == ["image.png", "sheet.png"]
+    assert results["sheet.png"].read_bytes() == b"image"
+    assert results["sheet.png"].stat().st_ino == results["image.png"].stat().st_ino
+
+
+def test_big_entries_get_a_blob_of_their_attempt_that_results_share(client: Client) -> None:
+    folder, results = _published(
+        client,
+        Publish("a", cached="image", saved="image", name="image.png", big=True),
+        Publish("a", saved="<read>", read_first=True, name="sheet.png"),
+    )
+    (cached,) = [f for f in _files(folder) if f.startswith("attempts/")]
+    assert cached.endswith("-1/a")
+    big = Publish("a", big=True)._bytes("image")
+    assert (folder / cached).read_bytes() == big
+    for result in results.values():
+        assert result.read_bytes() == big
+        assert result.stat().st_ino == (folder / cached).stat().st_ino
+
+
+def test_a_result_never_shares_a_blob_replaced_after_the_entry_named_it(
+    client: Client,
+) -> None:
+    _, results = _published(
+        client,
+        Publish("a", cached="first", saved="first", name="r1.txt"),
+        Publish("b", saved="other", name="r1.txt"),  # replaces the result the entry named
+        Publish("a", saved="<read>", read_first=True, name="r3.txt"),
+    )
+    assert results["r1.txt"].read_bytes() == b"other"
+    assert results["r3.txt"].read_bytes() == b"first"
+    assert results["r3.txt"].stat().st_nlink == 1
+
+
+class LegacyReader(Task):
+    """Reads entries an earlier version left as blobs, next to one this version wrote."""
+
+    def execute(self, context: ExecutionContext) -> None:
+        cache = context.job_cache
+        context.save_result("seen.txt", b",".join([cache["old"], cache.group("g")["older"]]))
+        cache["new"] = b"3"
+        context.save_result("keys.txt", ",".join(cache).encode())
+        context.save_result("has.txt", str(["old" in cache, "nope" in cache]).encode())
+
+
+def test_entries_an_earlier_version_left_in_blobs_are_still_read(client: Client) -> None:
+    job = client.jobs().submit("legacy", LegacyReader())
+    client.blobs.put(f"jobs/{job.id}/cache/old", b"1")
+    client.blobs.put(f"jobs/{job.id}/cache/g/older", b"2")
+    Runner(client.store, client.blobs, [LegacyReader], poll_interval=0.05).run_all()
+    done = client.jobs().find(job.id)
+    assert done.state is JobState.COMPLETED, done.error
+    read = {r.name: client.blobs.get(r.blob_key) for r in done.results}
+    assert read == {"seen.txt": b"1,2", "keys.txt": b"g/older,new,old", "has.txt": b"[True, False]"}
 
 
 class SaveNamed(Task):
@@ -233,7 +281,7 @@ class SaveNamed(Task):
 def test_results_with_an_extension_sit_at_the_top_of_the_job_folder(client: Client) -> None:
     """One folder fewer per job; names that could be a folder of the job, and dot names,
     go to its results folder."""
-    names = ["image_0.png", "generation.json", "v1.2", "out", "cache", "previews", ".hidden"]
+    names = ["image_0.png", "generation.json", "v1.2", "out", "cache", "attempts", ".hidden"]
     job = client.jobs().submit("save", SaveNamed(names))
     Runner(client.store, client.blobs, [SaveNamed], poll_interval=0.05).run_all()
     done = client.jobs().find(job.id)
@@ -246,7 +294,7 @@ def test_results_with_an_extension_sit_at_the_top_of_the_job_folder(client: Clie
         "v1.2": top + "v1.2",
         "out": folder + "out",
         "cache": folder + "cache",
-        "previews": folder + "previews",
+        "attempts": folder + "attempts",
         ".hidden": folder + ".hidden",
     }
     assert {name: client.blobs.get(key) for name, key in keys.items()} == {
@@ -275,11 +323,17 @@ def test_a_result_name_no_blob_key_can_hold_is_refused_when_saved(client: Client
 class PublishMany(Task):
     def execute(self, context: ExecutionContext) -> None:
         for i in range(20):
-            context.job_cache[f"tile-{i}"] = f"tile {i:02d}".encode()
+            context.job_cache[f"tile-{i}"] = _tile(i)
         # Equal bytes, other objects; one result matching no entry.
-        context.save_result("r7.txt", bytes(bytearray(b"tile 07")))
-        context.save_result("r3.txt", bytes(bytearray(b"tile 03")))
-        context.save_result("new.txt", b"tile 99")
+        context.save_result("r7.txt", bytes(bytearray(_tile(7))))
+        context.save_result("r3.txt", bytes(bytearray(_tile(3))))
+        context.save_result("new.txt", _tile(99))
+
+
+def _tile(i: int) -> bytes:
+    """Equal-sized values past the inline limit, alike but for their middle."""
+    edge = b"-" * INLINE_LIMIT
+    return edge + f"tile {i:02d}".encode() + edge
 
 
 def test_each_result_shares_the_file_of_the_entry_with_its_bytes(client: Client) -> None:
@@ -288,13 +342,13 @@ def test_each_result_shares_the_file_of_the_entry_with_its_bytes(client: Client)
     done = client.jobs().find(job.id)
     assert done.state is JobState.COMPLETED, done.error
     root = client.blobs.root  # type: ignore[attr-defined]
-    cache = root / "jobs" / str(job.id) / "cache"
+    (attempt,) = (root / "jobs" / str(job.id) / "attempts").iterdir()
     files = {r.name: root / r.blob_key for r in done.results}
-    assert files["r7.txt"].stat().st_ino == (cache / "tile-7").stat().st_ino
-    assert files["r3.txt"].stat().st_ino == (cache / "tile-3").stat().st_ino
+    assert files["r7.txt"].stat().st_ino == (attempt / "tile-7").stat().st_ino
+    assert files["r3.txt"].stat().st_ino == (attempt / "tile-3").stat().st_ino
     assert files["new.txt"].stat().st_nlink == 1
     assert {n: f.read_bytes() for n, f in files.items()} == {
-        "r7.txt": b"tile 07",
-        "r3.txt": b"tile 03",
-        "new.txt": b"tile 99",
+        "r7.txt": _tile(7),
+        "r3.txt": _tile(3),
+        "new.txt": _tile(99),
     }

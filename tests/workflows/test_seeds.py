@@ -135,5 +135,8 @@ def test_download_images_example(client: Client, image_server: str) -> None:
         ProgressIndicator(label="download", total=2, done=2),
         ProgressIndicator(label="process", total=2, done=2),
     ]
-    gray = Image.open(BytesIO(client.blobs.get(f"jobs/{job.id}/cache/image_gray_0001.png")))
+    entry = client.store.get_cache_entry(job.id, "image_gray_0001.png")
+    assert entry is not None
+    gray_png = entry.value if entry.value is not None else client.blobs.get(str(entry.blob_key))
+    gray = Image.open(BytesIO(gray_png))
     assert gray.mode == "L"

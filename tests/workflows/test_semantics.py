@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -114,8 +115,7 @@ def test_retry_counts_progress_of_last_attempt_only(client: Client) -> None:
     assert job.progress == [ProgressIndicator("work", 1, 1)]
     # subtasks and cache writes of the failed attempts were discarded
     assert ORDER == ["child-of-attempt-3"]
-    keys = list(client.blobs.list(f"jobs/{job.id}/cache/"))
-    assert keys == [f"jobs/{job.id}/cache/attempt-3"]
+    assert client.store.list_cache_keys(job.id) == ["attempt-3"]
     [root] = [t for t in client.jobs().tasks(job.id) if t.parent_id is None]
     assert root.attempt == 3 and root.failures == 2
 
@@ -206,7 +206,9 @@ def test_live_progress_is_visible_while_the_task_runs(client: Client) -> None:
 def test_progress_amounts_are_validated(client: Client) -> None:
     from conveyor.workflows.context import ExecutionContext as Ctx
 
-    ctx = Ctx(job_id=job_uuid(), task_id=job_uuid(), attempt=1, blobs=client.blobs)
+    ctx = Ctx(
+        job_id=job_uuid(), task_id=job_uuid(), attempt=1, blobs=client.blobs, store=client.store
+    )
     for bad in (-1, 1.5, "1", None):
         with pytest.raises(ValueError):
             ctx.progress("x").add(bad)  # type: ignore[arg-type]
@@ -226,27 +228,53 @@ def job_uuid():  # type: ignore[no-untyped-def]
     return uuid.uuid4()
 
 
-def test_job_cache_groups_and_iteration(client: Client) -> None:
-    from conveyor.workflows.context import ExecutionContext as Ctx
+class CacheWriter(Task):
+    """Writes entries, checks what its own attempt sees, then has a reader list them."""
 
-    ctx = Ctx(job_id=job_uuid(), task_id=job_uuid(), attempt=1, blobs=client.blobs)
-    cache = ctx.job_cache
-    cache["a"] = b"1"
-    cache.group("g")["b"] = b"2"
-    assert "a" in cache and "g/b" in cache and "zz" not in cache
-    assert cache.group("g")["b"] == b"2"
-    assert list(cache) == ["a", "g/b"]
-    assert list(cache.group("g")) == ["b"]
-    with pytest.raises(KeyError):
-        cache["missing"]
-    with pytest.raises(TypeError):
-        cache["s"] = "not bytes"  # type: ignore[assignment]
-    with pytest.raises(ValueError):
-        cache["../escape"] = b"x"
-    cache.commit()
-    assert list(
-        Ctx(job_id=ctx.job_id, task_id=job_uuid(), attempt=1, blobs=client.blobs).job_cache
-    ) == ["a", "g/b"]
+    def execute(self, context: ExecutionContext) -> None:
+        cache = context.job_cache
+        cache["a"] = b"1"
+        cache.group("g")["b"] = b"2"
+        assert "a" in cache and "g/b" in cache and "zz" not in cache
+        assert cache.group("g")["b"] == b"2"
+        assert list(cache) == ["a", "g/b"]
+        assert list(cache.group("g")) == ["b"]
+        with pytest.raises(KeyError):
+            cache["missing"]
+        assert cache.get("missing") is None
+        with pytest.raises(TypeError):
+            cache["s"] = "not bytes"  # type: ignore[assignment]
+        with pytest.raises(ValueError):
+            cache["../escape"] = b"x"
+        with pytest.raises(ValueError):
+            cache.group("a/b")
+        context.submit_subtask(CacheReader())
+
+
+class CacheReader(Task):
+    def execute(self, context: ExecutionContext) -> None:
+        cache = context.job_cache
+        seen = {
+            "keys": list(cache),
+            "group": list(cache.group("g")),
+            "values": [cache["a"].decode(), cache.group("g")["b"].decode()],
+            "in": ["g/b" in cache, "b" in cache.group("g"), "zz" in cache],
+        }
+        context.save_result("seen.json", json.dumps(seen).encode())
+
+
+def test_job_cache_groups_and_iteration(client: Client) -> None:
+    job = client.jobs().submit("cache", CacheWriter())
+    run(client, CacheWriter, CacheReader)
+    job = client.jobs().find(job.id)
+    assert job.state is JobState.COMPLETED, job.error
+    (result,) = job.results
+    assert json.loads(client.blobs.get(result.blob_key)) == {
+        "keys": ["a", "g/b"],
+        "group": ["b"],
+        "values": ["1", "2"],
+        "in": [True, True, False],
+    }
 
 
 def test_query_filters(client: Client) -> None:

@@ -47,9 +47,8 @@ log = logging.getLogger("conveyor.diffusion")
 
 CONTACT_SHEET = "contact_sheet.png"
 METADATA = "generation.json"
-#: Job cache keys of image ``i``: its PNG and JSON about how it was made. Flat, not in
-#: groups: a local blob store makes a directory per group and job, and directories were the
-#: dearest part of a one-image job's blob writes (5 mkdirs of its 5 files; now 3).
+#: Job cache keys of image ``i``: its PNG and JSON about how it was made. Both are small, so
+#: they are rows of the store, committed with the image task (no file, no folder).
 _PNG_KEY = "image-{}.png"
 _META_KEY = "image-{}.json"
 #: Where earlier versions left them (groups ``images`` and ``meta``): a job whose image tasks

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from conveyor.store.base import Store
 from conveyor.store.records import (
+    CacheEntry,
     ClaimedTask,
     Completion,
     LeaseStatus,
@@ -15,6 +16,7 @@ from conveyor.store.records import (
 )
 
 __all__ = [
+    "CacheEntry",
     "ClaimedTask",
     "Completion",
     "LeaseStatus",

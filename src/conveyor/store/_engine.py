@@ -9,6 +9,7 @@ the same by construction:
   bookkeeping after tasks finish, job transitions with event and outbox row);
 * ``_jobs``: the client side (submit, read, cancel, retry, the event log);
 * ``_runner_ops``: the runner side (claims, leases, progress, attempt outcomes);
+* ``_cache``: the job cache's rows (written with completions, read by tasks);
 * ``_api``, ``_outbox``, ``_retention``, ``_wakeup``: tenants and keys, webhooks,
   cleanup, wake-up hints.
 """
@@ -16,6 +17,7 @@ the same by construction:
 from __future__ import annotations
 
 from conveyor.store._api import ApiStoreMixin
+from conveyor.store._cache import CacheMixin
 from conveyor.store._connector import Connector
 from conveyor.store._domain import DEFAULT_WEBHOOK_EVENTS
 from conveyor.store._jobs import JobsMixin
@@ -27,7 +29,9 @@ from conveyor.store._wakeup import WakeupMixin
 __all__ = ["DEFAULT_WEBHOOK_EVENTS", "SqlStore"]
 
 
-class SqlStore(JobsMixin, RunnerMixin, ApiStoreMixin, OutboxMixin, RetentionMixin, WakeupMixin):
+class SqlStore(
+    JobsMixin, RunnerMixin, CacheMixin, ApiStoreMixin, OutboxMixin, RetentionMixin, WakeupMixin
+):
     """The Store protocol implemented over a Connector."""
 
     def __init__(self, connector: Connector) -> None:

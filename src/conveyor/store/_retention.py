@@ -22,6 +22,7 @@ _JOB_DELETES = (
     "delete_labels_of_jobs",
     "delete_task_deps_of_jobs",
     "delete_results_of_jobs",
+    "delete_cache_of_jobs",
     "delete_events_of_jobs",
     "delete_outbox_of_jobs",
     "delete_deliveries_of_jobs",

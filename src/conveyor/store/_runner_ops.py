@@ -22,6 +22,7 @@ from uuid import UUID
 from conveyor.exceptions import LeaseLostError
 from conveyor.models import ErrorInfo, JobState, TaskState
 from conveyor.store import _rows
+from conveyor.store._cache import write_cache_entries
 from conveyor.store._connector import Row, Sent, Transaction
 from conveyor.store._domain import LIVE_JOB_STATES, DomainMixin
 from conveyor.store.records import (
@@ -244,6 +245,7 @@ class RunnerMixin(DomainMixin):
             self._write_progress(tx, [(row, c.attempt, c.progress) for row, c in recorded], now)
             for row, c in recorded:
                 self._insert_results(tx, row, c, now)
+                write_cache_entries(tx, str(row["job_id"]), c.task_id, c.attempt, c.cache, now)
             self._after_finish(tx, finished, jobs, TaskState.COMPUTED, now)
             return lost
 

@@ -21,6 +21,7 @@ from conveyor.store._outbox import (
     WebhookDelivery,
 )
 from conveyor.store.records import (
+    CacheEntry,
     ClaimedTask,
     Completion,
     LeaseStatus,
@@ -159,10 +160,20 @@ class Store(Protocol):
         ...
 
     def complete_tasks(self, completions: Sequence[Completion]) -> set[UUID]:
-        """Commit several successful attempts in one transaction (short tasks run in a batch).
+        """Commit several successful attempts in one transaction (short tasks run in a batch),
+        each with its results and job cache writes (``Completion.cache``).
 
         Returns the ids of tasks whose attempt was fenced off (lease lost); the others commit.
         """
+        ...
+
+    def get_cache_entry(self, job_id: UUID, key: str) -> CacheEntry | None:
+        """The job cache entry ``key`` of a job as the last successful attempt that wrote
+        it committed it (with its completion), or None."""
+        ...
+
+    def list_cache_keys(self, job_id: UUID, prefix: str = "") -> list[str]:
+        """The keys of a job's cache entries that start with ``prefix``, sorted."""
         ...
 
     def fail_task(

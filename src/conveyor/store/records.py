@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID
 
 __all__ = [
+    "CacheEntry",
     "ClaimedTask",
     "Completion",
     "LeaseStatus",
@@ -109,11 +110,29 @@ class ProgressFlush:
 
 
 @dataclass(frozen=True, slots=True)
+class CacheEntry:
+    """A job cache entry as stored: its bytes in the row (``value``), or in a blob.
+
+    ``blob_key`` is where the bytes are when they are not in the row. ``shared_key`` names
+    a result blob the writing attempt saved with the same bytes: only a hint for sharing
+    that blob (the blob store checks the bytes first), since a later result may replace it.
+    """
+
+    key: str
+    size: int
+    value: bytes | None = None
+    blob_key: str | None = None
+    shared_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Completion:
-    """A successful attempt to commit: its final progress, subtasks and results."""
+    """A successful attempt to commit: its final progress, subtasks, results and job cache
+    writes."""
 
     task_id: UUID
     attempt: int
     progress: tuple[ProgressValue, ...] = ()
     subtasks: tuple[NewTask, ...] = ()
     results: tuple[NewResult, ...] = ()
+    cache: tuple[CacheEntry, ...] = ()

@@ -1,52 +1,80 @@
-"""The per-job cache: bytes shared by all tasks of a job, kept in the blob store.
+"""The per-job cache: bytes shared by all tasks of a job.
 
-Writes are buffered for the attempt and written when it succeeds, just before
-its completion commits, so a failed attempt's cache writes are discarded along
-with its subtasks and progress. Reads see the attempt's own writes first.
+Writes are buffered for the attempt and stored with its completion, in the same
+transaction, so a failed attempt's cache writes are discarded along with its subtasks and
+progress, and a worker that lost its lease cannot overwrite what a newer attempt cached.
+Reads see the attempt's own writes first.
 
-A cache also knows which of its blobs should hold given bytes (``_sources_of``): a result
-saved with bytes the attempt wrote to or read from the cache is stored as the same blob
-where the blob store can share one (a hard link on a local disk) instead of a second copy.
+Where the bytes go: the store's row holds a value of up to ``INLINE_LIMIT`` bytes itself
+(the small entries workflows pass around cost no file and no request), a bigger value is
+written to a blob of the attempt that wrote it (``jobs/<id>/attempts/<task>-<attempt>/``)
+and the row names that blob. Entries written before the rows existed are blobs at
+``jobs/<id>/cache/<key>``; reads still find them there.
+
+A cache also knows which blobs should hold given bytes (``_stage``): a result saved with
+bytes the attempt wrote to or read from the cache is stored as the same blob where the
+blob store can share one (a hard link on a local disk) instead of a second copy.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, MutableMapping, Sequence
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from conveyor.blobs import BlobNotFoundError, BlobStore, check_key
+from conveyor.store.records import CacheEntry
 
-__all__ = ["JobCache"]
+if TYPE_CHECKING:
+    from conveyor.store import Store
+
+__all__ = ["INLINE_LIMIT", "JobCache"]
+
+#: Values up to this many bytes are stored in the database row, bigger ones in a blob.
+INLINE_LIMIT = 64 * 1024
+
+_Fingerprint = tuple[int, bytes, bytes]
 
 
 def job_prefix(job_id: UUID) -> str:
     return f"jobs/{job_id}/"
 
 
-def _fingerprint(value: bytes) -> tuple[int, bytes, bytes]:
+def _fingerprint(value: bytes) -> _Fingerprint:
     """Cheap to take on every read, and distinct for all but identical-looking values."""
     return len(value), value[:64], value[-64:]
 
 
 class JobCache:
-    """``str`` keys to ``bytes`` values; ``group(name)`` gives a sub-namespace."""
+    """``str`` keys to ``bytes`` values; ``group(name)`` gives a sub-namespace.
+
+    Created by the runner for each attempt (``ExecutionContext.job_cache``).
+    """
 
     def __init__(
         self,
+        store: Store,
         blobs: BlobStore,
         job_id: UUID,
         *,
+        task_id: UUID,
+        attempt: int,
         prefix: str = "",
         pending: MutableMapping[str, bytes] | None = None,
-        _reads: dict[tuple[int, bytes, bytes], str] | None = None,
+        _reads: dict[_Fingerprint, str] | None = None,
     ) -> None:
+        self._store = store
         self._blobs = blobs
         self._job_id = job_id
+        self._task_id = task_id
+        self._attempt = attempt
         self._prefix = prefix
         self._pending: MutableMapping[str, bytes] = {} if pending is None else pending
-        #: Values this attempt read, by fingerprint, and the key each was read from; only
-        #: the fingerprint is kept, so holding on to it costs no memory.
-        self._reads: dict[tuple[int, bytes, bytes], str] = {} if _reads is None else _reads
+        #: The blobs holding values this attempt read (or named by their rows as holding the
+        #: same bytes), by the value's fingerprint. Blobs are never rewritten in place (a
+        #: write goes to a new attempt's blob), so a read blob keeps the bytes read. Only the
+        #: fingerprint is kept, so holding on to it costs no memory.
+        self._reads: dict[_Fingerprint, str] = {} if _reads is None else _reads
 
     def _key(self, key: str) -> str:
         if not isinstance(key, str) or not key:
@@ -55,8 +83,14 @@ class JobCache:
         check_key(full)
         return full
 
-    def _blob_key(self, full: str) -> str:
+    def _legacy_key(self, full: str) -> str:
+        """Where versions before the store's rows kept an entry."""
         return f"{job_prefix(self._job_id)}cache/{full}"
+
+    def _attempt_key(self, full: str) -> str:
+        """The blob of a big value this attempt writes: its own, so no other attempt's
+        write can replace the bytes its committed row names."""
+        return f"{job_prefix(self._job_id)}attempts/{self._task_id}-{self._attempt}/{full}"
 
     def __setitem__(self, key: str, value: bytes) -> None:
         if not isinstance(value, bytes | bytearray | memoryview):
@@ -67,28 +101,44 @@ class JobCache:
         full = self._key(key)
         if full in self._pending:
             return self._pending[full]
-        try:
-            value = self._blobs.get(self._blob_key(full))
-        except BlobNotFoundError:
-            raise KeyError(key) from None
-        self._reads[_fingerprint(value)] = full
+        entry = self._store.get_cache_entry(self._job_id, full)
+        source: str | None
+        if entry is None:
+            source = self._legacy_key(full)
+            try:
+                value = self._blobs.get(source)
+            except BlobNotFoundError:
+                raise KeyError(key) from None
+        elif entry.value is not None:
+            value, source = entry.value, entry.shared_key
+        else:
+            assert entry.blob_key is not None  # the table's CHECK: one or the other
+            source = entry.blob_key
+            value = self._blobs.get(source)  # a missing blob is lost data: not a KeyError
+        if source is not None:
+            self._reads[_fingerprint(value)] = source
         return value
 
     def __contains__(self, key: object) -> bool:
         if not isinstance(key, str):
             return False
         full = self._key(key)
-        return full in self._pending or self._blobs.exists(self._blob_key(full))
+        return (
+            full in self._pending
+            or self._store.get_cache_entry(self._job_id, full) is not None
+            or self._blobs.exists(self._legacy_key(full))
+        )
 
     def __iter__(self) -> Iterator[str]:
-        base = self._blob_key(self._prefix)
-        seen = set()
+        start = len(self._prefix)
+        seen = {k[start:] for k in self._store.list_cache_keys(self._job_id, self._prefix)}
+        legacy = self._legacy_key(self._prefix)
         for blob_key in self._blobs.list(f"{job_prefix(self._job_id)}cache/"):
-            if blob_key.startswith(base):
-                seen.add(blob_key[len(base) :])
+            if blob_key.startswith(legacy):
+                seen.add(blob_key[len(legacy) :])
         for full in self._pending:
             if full.startswith(self._prefix):
-                seen.add(full[len(self._prefix) :])
+                seen.add(full[start:])
         return iter(sorted(seen))
 
     def keys(self) -> list[str]:
@@ -105,46 +155,54 @@ class JobCache:
         if not isinstance(name, str) or not name or "/" in name:
             raise ValueError(f"cache group names are non-empty and contain no '/': {name!r}")
         return JobCache(
+            self._store,
             self._blobs,
             self._job_id,
+            task_id=self._task_id,
+            attempt=self._attempt,
             prefix=f"{self._prefix}{name}/",
             pending=self._pending,
             _reads=self._reads,
         )
 
-    def _sources_of(self, values: Sequence[bytes]) -> list[str | None]:
-        """For each of ``values``, the blob key that will hold it once this attempt's writes
-        are stored: a value it wrote, or one it read and did not overwrite; else None.
+    def _stage(
+        self, results: Sequence[tuple[str, bytes]]
+    ) -> tuple[list[CacheEntry], list[str | None]]:
+        """This attempt's writes as store entries, and for each ``(blob key, bytes)`` result
+        the blob that should hold the same bytes (None: none).
 
-        Writes are indexed once by fingerprint, so a task saving many results next to many
-        cache entries of one size costs a lookup per result, not a comparison per pair. A
-        read is matched by fingerprint only: the blob store checks the bytes themselves
-        before it shares them (``put(..., same_as=...)``).
+        Values over ``INLINE_LIMIT`` are written to the attempt's own blobs now (the
+        completion that names them commits after); a result with a written value's bytes
+        shares its blob. A small value saved as a result too names that result in its row
+        (``shared_key``), so a later task that reads the value and publishes it again (a
+        one-image contact sheet) can share the blob. Results and writes are indexed once by
+        fingerprint, so many of them cost a lookup each, not a comparison per pair. A read
+        is matched by fingerprint only: the blob store checks the bytes themselves before it
+        shares them (``put(..., same_as=...)``).
         """
-        if not values:
-            return []
-        written: dict[tuple[int, bytes, bytes], list[str]] = {}
+        saved: dict[_Fingerprint, list[tuple[str, bytes]]] = {}
+        for blob_key, data in results:
+            saved.setdefault(_fingerprint(data), []).append((blob_key, data))
+        entries: list[CacheEntry] = []
+        written: dict[_Fingerprint, list[tuple[str, bytes]]] = {}
         for full, value in self._pending.items():
-            written.setdefault(_fingerprint(value), []).append(full)
+            found = _fingerprint(value)
+            if len(value) <= INLINE_LIMIT:
+                shared = _same(saved.get(found, ()), value)
+                entries.append(CacheEntry(full, len(value), value=value, shared_key=shared))
+                continue
+            blob_key = self._attempt_key(full)
+            self._blobs.put(blob_key, value)
+            entries.append(CacheEntry(full, len(value), blob_key=blob_key))
+            written.setdefault(found, []).append((blob_key, value))
         sources: list[str | None] = []
-        for data in values:
+        for _, data in results:
             found = _fingerprint(data)
-            full = next(
-                (
-                    f
-                    for f in written.get(found, ())
-                    if self._pending[f] is data or self._pending[f] == data
-                ),
-                None,
-            )
-            if full is None:
-                read = self._reads.get(found)
-                full = read if read is not None and read not in self._pending else None
-            sources.append(None if full is None else self._blob_key(full))
-        return sources
+            source = _same(written.get(found, ()), data)
+            sources.append(source if source is not None else self._reads.get(found))
+        return entries, sources
 
-    def commit(self) -> None:
-        """Write this attempt's buffered values to the blob store."""
-        for full, value in self._pending.items():
-            self._blobs.put(self._blob_key(full), value)
-        self._pending.clear()
+
+def _same(candidates: Sequence[tuple[str, bytes]], data: bytes) -> str | None:
+    """The key of the first candidate holding exactly ``data``."""
+    return next((k for k, v in candidates if v is data or v == data), None)

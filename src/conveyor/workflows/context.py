@@ -24,6 +24,7 @@ from conveyor.workflows.cache import JobCache, job_prefix
 
 if TYPE_CHECKING:
     from conveyor.blobs import BlobStore
+    from conveyor.store import Store
     from conveyor.workflows.task import Task
 
 __all__ = ["ExecutionContext", "ProgressHandle", "TaskHandle"]
@@ -94,6 +95,7 @@ class ExecutionContext:
         task_id: UUID,
         attempt: int,
         blobs: BlobStore,
+        store: Store,
         logger: logging.Logger | logging.LoggerAdapter[logging.Logger] | None = None,
         on_dirty: threading.Event | None = None,
     ) -> None:
@@ -101,7 +103,7 @@ class ExecutionContext:
         self.task_id = task_id
         self.attempt = attempt
         self.logger = logger or logging.getLogger("conveyor.task")
-        self.job_cache = JobCache(blobs, job_id)
+        self.job_cache = JobCache(store, blobs, job_id, task_id=task_id, attempt=attempt)
         self._blobs = blobs
         self._subtasks: list[NewTask] = []
         self._progress: dict[str | None, list[int]] = {}
@@ -219,11 +221,12 @@ class ExecutionContext:
         """Where result ``name`` is stored: at the top of the job's folder when the name has
         an extension (``image_0.png``), else in its ``results/`` folder.
 
-        The folders of a job (``cache/``, ``results/``, diffusion's ``previews/``) have no
-        extension, so no result can take their place; dot names (``.tmp-...`` is a local
-        store's temp file) stay in ``results/`` too. A local store makes a directory per
-        folder, and directories were a third of the files a one-image generation job
-        created. Results of earlier versions keep the keys they were stored under.
+        The folders of a job (``attempts/``, ``results/``, diffusion's ``previews/``, and
+        ``cache/`` of earlier versions) have no extension, so no result can take their place;
+        dot names (``.tmp-...`` is a local store's temp file) stay in ``results/`` too. A
+        local store makes a directory per folder, and directories were a third of the files
+        a one-image generation job created. Results of earlier versions keep the keys they
+        were stored under.
         """
         if not name.startswith(".") and "." in name:
             return f"{job_prefix(self.job_id)}{name}"

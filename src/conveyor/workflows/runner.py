@@ -36,6 +36,7 @@ from conveyor.exceptions import (
 )
 from conveyor.models import ErrorInfo
 from conveyor.store import (
+    CacheEntry,
     ClaimedTask,
     Completion,
     LeaseStatus,
@@ -50,6 +51,9 @@ from conveyor.workflows.task import Task, task_identifier
 __all__ = ["Runner"]
 
 log = logging.getLogger("conveyor.runner")
+
+#: What an attempt's uploads give its completion: its results and its job cache entries.
+_Uploaded = tuple[tuple[NewResult, ...], tuple[CacheEntry, ...]]
 
 #: After a wake-up hint whose claim found nothing (another runner was faster), the next
 #: hint waits this long (seconds, uniform) before claiming: see ``Runner._wait_for_work``.
@@ -212,6 +216,7 @@ class Runner:
             task_id=ct.id,
             attempt=ct.attempt,
             blobs=self.blobs,
+            store=self.store,
             logger=logging.LoggerAdapter(
                 logging.getLogger(f"conveyor.task.{ct.identifier}"),
                 {"job_id": str(ct.job_id), "task_id": str(ct.id), "attempt": ct.attempt},
@@ -359,8 +364,9 @@ class Runner:
                 events = tuple(ctx._take_events())
                 if events:  # published since the last flush
                     flushes.append(ProgressFlush(ct.id, ct.attempt, progress, events))
+                results, cache = uploaded
                 completions.append(
-                    Completion(ct.id, ct.attempt, progress, tuple(ctx._subtasks), uploaded)
+                    Completion(ct.id, ct.attempt, progress, tuple(ctx._subtasks), results, cache)
                 )
             # Late events go out before the completions, all of them in one transaction.
             self.store.flush_progress_many(flushes, self.lease_seconds)
@@ -374,7 +380,7 @@ class Runner:
 
     def _upload_all(
         self, done: Sequence[tuple[ClaimedTask, ExecutionContext]]
-    ) -> list[tuple[NewResult, ...] | Exception]:
+    ) -> list[_Uploaded | Exception]:
         """Write the attempts' outputs; on as many threads as the blob store says its writes
         gain from (``write_concurrency``: S3's network waits then overlap instead of adding
         up; a local disk's are written in a row)."""
@@ -386,21 +392,24 @@ class Runner:
         futures = [self._uploader.submit(self._upload, ctx) for _, ctx in done]
         return [future.result() for future in futures]
 
-    def _upload(self, ctx: ExecutionContext) -> tuple[NewResult, ...] | Exception:
-        """Write a successful attempt's job cache entries and results to the blob store;
-        the exception instead if that failed."""
+    def _upload(self, ctx: ExecutionContext) -> _Uploaded | Exception:
+        """Write a successful attempt's results (and its big job cache values) to the blob
+        store; its results and cache entries for the completion, or the exception instead
+        if that failed."""
         try:
-            cache = ctx.job_cache
+            keys = [ctx.result_key(name) for name, _, _ in ctx._results]
             # A result with the bytes of a cache entry (an image saved both ways, a final
             # task publishing what an earlier one cached) may share that entry's blob.
-            sources = cache._sources_of([data for _, data, _ in ctx._results])
-            cache.commit()
+            entries, sources = ctx.job_cache._stage(
+                [(key, data) for key, (_, data, _) in zip(keys, ctx._results, strict=True)]
+            )
             results = []
-            for (name, data, content_type), source in zip(ctx._results, sources, strict=True):
-                key = ctx.result_key(name)
+            for key, (name, data, content_type), source in zip(
+                keys, ctx._results, sources, strict=True
+            ):
                 self.blobs.put(key, data, content_type, same_as=source)
                 results.append(NewResult(name, content_type, len(data), key))
-            return tuple(results)
+            return tuple(results), tuple(entries)
         except Exception as exc:
             return exc
 

@@ -60,6 +60,24 @@ ON CONFLICT (job_id, name) DO UPDATE SET
     content_type = excluded.content_type, size = excluded.size,
     blob_key = excluded.blob_key, task_id = excluded.task_id, created_at = excluded.created_at;
 
+-- name: upsert_cache_entry
+INSERT INTO job_cache (job_id, key, size, value, blob_key, shared_key, task_id, attempt, created_at)
+VALUES (%(job_id)s, %(key)s, %(size)s, %(value)s, %(blob_key)s, %(shared_key)s, %(task_id)s,
+        %(attempt)s, %(now)s)
+ON CONFLICT (job_id, key) DO UPDATE SET
+    size = excluded.size, value = excluded.value, blob_key = excluded.blob_key,
+    shared_key = excluded.shared_key, task_id = excluded.task_id,
+    attempt = excluded.attempt, created_at = excluded.created_at;
+
+-- name: get_cache_entry
+SELECT key, size, value, blob_key, shared_key FROM job_cache
+WHERE job_id = %(job_id)s AND key = %(key)s;
+
+-- name: list_cache_keys
+SELECT key FROM job_cache
+WHERE job_id = %(job_id)s AND starts_with(key, %(prefix)s)
+ORDER BY key;
+
 -- name: list_tasks
 SELECT * FROM tasks WHERE job_id = %(job_id)s ORDER BY seq;
 

@@ -20,6 +20,9 @@ DELETE FROM task_deps WHERE task_seq IN (
 -- name: delete_results_of_jobs
 DELETE FROM results WHERE job_id IN (SELECT value FROM json_each(:ids));
 
+-- name: delete_cache_of_jobs
+DELETE FROM job_cache WHERE job_id IN (SELECT value FROM json_each(:ids));
+
 -- name: delete_events_of_jobs
 DELETE FROM events WHERE job_id IN (SELECT value FROM json_each(:ids));
 

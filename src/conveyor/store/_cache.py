@@ -1,0 +1,71 @@
+"""The job cache's rows: written with a successful attempt's completion, read by tasks.
+
+Keeping the index (and small values) in the database instead of the blob store alone
+makes a cache write part of the completion transaction: fenced by the attempt like
+everything else it commits, so only the last successful execution of a task counts, and
+a worker that lost its lease cannot overwrite what the task's newer attempt cached. It
+also saves a file (and a folder) per entry on a local disk and a request per read on S3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from uuid import UUID
+
+from conveyor.store._connector import Connector, Transaction
+from conveyor.store.records import CacheEntry
+
+__all__ = ["CacheMixin", "write_cache_entries"]
+
+
+def write_cache_entries(
+    tx: Transaction,
+    job_id: str,
+    task_id: UUID,
+    attempt: int,
+    entries: Sequence[CacheEntry],
+    now: float,
+) -> None:
+    """Store an attempt's cache writes (called only for an attempt that holds its lease)."""
+    if entries:
+        tx.send_many(
+            "upsert_cache_entry",
+            [
+                {
+                    "job_id": job_id,
+                    "key": e.key,
+                    "size": e.size,
+                    "value": e.value,
+                    "blob_key": e.blob_key,
+                    "shared_key": e.shared_key,
+                    "task_id": str(task_id),
+                    "attempt": attempt,
+                    "now": now,
+                }
+                for e in entries
+            ],
+        )
+
+
+class CacheMixin:
+    """Job cache reads of the Store protocol (mixed into ``SqlStore``)."""
+
+    db: Connector
+
+    def get_cache_entry(self, job_id: UUID, key: str) -> CacheEntry | None:
+        with self.db.transaction(write=False) as tx:
+            row = tx.one("get_cache_entry", job_id=str(job_id), key=key)
+        if row is None:
+            return None
+        value = row["value"]
+        return CacheEntry(
+            row["key"],
+            int(row["size"]),
+            None if value is None else bytes(value),
+            row["blob_key"],
+            row["shared_key"],
+        )
+
+    def list_cache_keys(self, job_id: UUID, prefix: str = "") -> list[str]:
+        with self.db.transaction(write=False) as tx:
+            return [r["key"] for r in tx.all("list_cache_keys", job_id=str(job_id), prefix=prefix)]
