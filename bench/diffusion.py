@@ -12,9 +12,10 @@ Prints images per second four ways, all in one process on one loaded model:
 Then the batching speed-up (queue at ``--batch`` over queue at 1) and the queue's overhead at
 each batch size, ``1 - queue_rate / direct_rate``, and the share of the queue runs' wall time
 the worker spent outside ``ImageModel.generate`` (measured within each run, so it holds up on
-a busy machine where the direct/queue comparison gets noisy), of which writing blobs (PNGs,
-job cache entries: mostly creating files, whose cost depends on the file system under
-``--data-dir`` far more than on Conveyor), and how much slower the model
+a busy machine where the direct/queue comparison gets noisy), of which writing blobs (the
+PNG results and ``generation.json``; small job cache entries are database rows: mostly
+creating files, whose cost depends on the file system under ``--data-dir`` far more than on
+Conveyor), and how much slower the model
 itself ran inside the queue than direct (caches the queue's work between batches evicted, the
 GIL it shares with the runner's keeper thread). Direct and queue runs alternate
 in short chunks of ``--images`` images, ``--pairs`` times, and every figure is a median over
