@@ -248,6 +248,33 @@ def test_a_result_never_shares_a_blob_replaced_after_the_entry_named_it(
     assert results["r3.txt"].stat().st_nlink == 1
 
 
+class LoseCacheBlobs(Task):
+    """Deletes the blobs of the job's big cache values (a disk lost, a bucket emptied)."""
+
+    def execute(self, context: ExecutionContext) -> None:
+        assert context.blobs.delete_prefix(f"jobs/{context.job_id}/attempts/") == 1
+
+
+class LosingChain(Task):
+    def execute(self, context: ExecutionContext) -> None:
+        cached = context.submit_subtask(Publish("a", cached="image", big=True))
+        lost = context.submit_subtask(LoseCacheBlobs(), depends_on=[cached])
+        context.submit_subtask(Publish("a", read_first=True), depends_on=[lost])
+
+
+def test_an_entry_whose_blob_is_lost_fails_its_reader_instead_of_reading_as_missing(
+    client: Client,
+) -> None:
+    job = client.jobs().submit("lost", LosingChain())
+    tasks = [LosingChain, Publish, LoseCacheBlobs]
+    Runner(client.store, client.blobs, tasks, poll_interval=0.05).run_all()
+    done = client.jobs().find(job.id)
+    assert done.state is JobState.FAILED
+    assert done.error is not None and done.error.type == "StoreError"
+    assert "job cache entry 'a' is stored in blob" in done.error.message
+    assert "which is missing" in done.error.message
+
+
 class LegacyReader(Task):
     """Reads entries an earlier version left as blobs, next to one this version wrote."""
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from uuid import UUID
 
 from conveyor.blobs import BlobNotFoundError, BlobStore, check_key
+from conveyor.exceptions import StoreError
 from conveyor.store.records import CacheEntry
 
 if TYPE_CHECKING:
@@ -114,7 +115,12 @@ class JobCache:
         else:
             assert entry.blob_key is not None  # the table's CHECK: one or the other
             source = entry.blob_key
-            value = self._blobs.get(source)  # a missing blob is lost data: not a KeyError
+            try:
+                value = self._blobs.get(source)
+            except BlobNotFoundError:  # lost data, not a missing key: get() must not say None
+                raise StoreError(
+                    f"job cache entry {full!r} is stored in blob {source!r}, which is missing"
+                ) from None
         if source is not None:
             self._reads[_fingerprint(value)] = source
         return value
