@@ -13,38 +13,33 @@ from collections.abc import Sequence
 from uuid import UUID
 
 from conveyor.store._connector import Connector, Transaction
-from conveyor.store.records import CacheEntry
+from conveyor.store.records import CacheEntry, Completion
 
 __all__ = ["CacheMixin", "write_cache_entries"]
 
 
 def write_cache_entries(
-    tx: Transaction,
-    job_id: str,
-    task_id: UUID,
-    attempt: int,
-    entries: Sequence[CacheEntry],
-    now: float,
+    tx: Transaction, attempts: Sequence[tuple[str, Completion]], now: float
 ) -> None:
-    """Store an attempt's cache writes (called only for an attempt that holds its lease)."""
-    if entries:
-        tx.send_many(
-            "upsert_cache_entry",
-            [
-                {
-                    "job_id": job_id,
-                    "key": e.key,
-                    "size": e.size,
-                    "value": e.value,
-                    "blob_key": e.blob_key,
-                    "shared_key": e.shared_key,
-                    "task_id": str(task_id),
-                    "attempt": attempt,
-                    "now": now,
-                }
-                for e in entries
-            ],
-        )
+    """Store the cache writes of attempts that hold their lease (``(job id, completion)``
+    each) in one statement, however many a batch commits."""
+    rows = [
+        {
+            "job_id": job_id,
+            "key": e.key,
+            "size": e.size,
+            "value": e.value,
+            "blob_key": e.blob_key,
+            "shared_key": e.shared_key,
+            "task_id": str(c.task_id),
+            "attempt": c.attempt,
+            "now": now,
+        }
+        for job_id, c in attempts
+        for e in c.cache
+    ]
+    if rows:
+        tx.send_many("upsert_cache_entry", rows)
 
 
 class CacheMixin:

@@ -245,7 +245,7 @@ class RunnerMixin(DomainMixin):
             self._write_progress(tx, [(row, c.attempt, c.progress) for row, c in recorded], now)
             for row, c in recorded:
                 self._insert_results(tx, row, c, now)
-                write_cache_entries(tx, str(row["job_id"]), c.task_id, c.attempt, c.cache, now)
+            write_cache_entries(tx, [(str(row["job_id"]), c) for row, c in recorded], now)
             self._after_finish(tx, finished, jobs, TaskState.COMPUTED, now)
             return lost
 
