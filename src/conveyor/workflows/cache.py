@@ -186,9 +186,10 @@ class JobCache:
         is matched by fingerprint only: the blob store checks the bytes themselves before it
         shares them (``put(..., same_as=...)``).
         """
+        prints = [_fingerprint(data) for _, data in results]
         saved: dict[_Fingerprint, list[tuple[str, bytes]]] = {}
-        for blob_key, data in results:
-            saved.setdefault(_fingerprint(data), []).append((blob_key, data))
+        for found, result in zip(prints, results, strict=True):
+            saved.setdefault(found, []).append(result)
         entries: list[CacheEntry] = []
         written: dict[_Fingerprint, list[tuple[str, bytes]]] = {}
         for full, value in self._pending.items():
@@ -202,8 +203,7 @@ class JobCache:
             entries.append(CacheEntry(full, len(value), blob_key=blob_key))
             written.setdefault(found, []).append((blob_key, value))
         sources: list[str | None] = []
-        for _, data in results:
-            found = _fingerprint(data)
+        for found, (_, data) in zip(prints, results, strict=True):
             source = _same(written.get(found, ()), data)
             sources.append(source if source is not None else self._reads.get(found))
         return entries, sources
