@@ -15,13 +15,13 @@ finished_at) rather than by reading them first.
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from conveyor.exceptions import JobNotFoundError
+from conveyor.ids import new_id
 from conveyor.models import ErrorInfo, Job, JobState, ProgressIndicator, TaskState
 from conveyor.store import _rows
 from conveyor.store._connector import Connector, Row, Sent, Transaction
@@ -195,7 +195,7 @@ class DomainMixin:
                 }
                 tx.send(
                     "insert_outbox",
-                    id=f"msg_{uuid.uuid4().hex}",
+                    id=f"msg_{new_id().hex}",
                     job_id=job_id,
                     tenant=changed["tenant"],
                     url=changed["callback_url"],

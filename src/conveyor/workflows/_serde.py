@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import uuid
 from functools import lru_cache
 from typing import Any, TypeVar
 
@@ -18,6 +17,7 @@ from pydantic import TypeAdapter, ValidationError
 from pydantic_core import PydanticSerializationError
 
 from conveyor.exceptions import SerializationError
+from conveyor.ids import new_id
 from conveyor.store.records import NewTask
 from conveyor.workflows.task import Task, task_identifier
 
@@ -102,7 +102,7 @@ def new_task(
         raise ValueError(f"max_retries must be a non-negative integer, got {max_retries!r}")
     encoded = encode_task(task)
     return NewTask(
-        id=uuid.uuid4(),
+        id=new_id(),
         identifier=encoded.identifier,
         version=encoded.version,
         input_json=encoded.input_json,

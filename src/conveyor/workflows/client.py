@@ -8,7 +8,6 @@ same ``jobs()`` API (``conveyor.remote``).
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from conveyor.blobs import BlobStore, open_blobs
+from conveyor.ids import new_id
 from conveyor.models import Job, JobState, TaskInfo
 from conveyor.settings import env_blobs_url, env_database_url
 from conveyor.store import NewJob, Store, open_store
@@ -107,7 +107,7 @@ class JobClient:
         root = new_task(task, max_retries=max_retries)
         return self.store.create_job(
             NewJob(
-                id=uuid.uuid4(),
+                id=new_id(),
                 name=name,
                 root=root,
                 tenant=self.tenant or "default",
