@@ -5,8 +5,8 @@ Random (version 4) UUIDs scatter inserts over every leaf page of each index keye
 cache and the outbox): a commit then dirties one page per index for each job it touches,
 and SQLite's WAL or PostgreSQL's full-page writes carry every such page. Version 7 UUIDs
 (RFC 9562) start with the time in milliseconds, so a commit's new keys land on the same few
-rightmost pages. They still carry 62 random bits, so an id is not guessed from its neighbours; what
-they give away is their creation time, which a job's status shows anyway.
+rightmost pages. They still carry 62 random bits, so an id is not guessed from its
+neighbours; what they give away is their creation time, which a job's status shows anyway.
 """
 
 from __future__ import annotations
