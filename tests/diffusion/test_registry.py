@@ -106,3 +106,20 @@ def test_failed_load_is_retried(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ModelLoadError):
         registry.get("digits")
     assert registry.get("digits") == "model"
+
+
+def test_a_device_this_machine_lacks_is_a_clear_load_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import torch
+
+    with pytest.raises(ModelLoadError, match=r"'quantum' \(CONVEYOR_DEVICE\) is not a torch"):
+        ModelRegistry(device="quantum").get("digits")
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    missing = "cuda" if count == 0 else f"cuda:{count}"
+    with pytest.raises(ModelLoadError, match=r"asked for, but torch .*sees"):
+        ModelRegistry(device=missing).get("digits")
+    monkeypatch.setenv("CONVEYOR_DEVICE", "quantum")
+    with pytest.raises(ModelLoadError, match="quantum"):
+        ModelRegistry().get("digits")
+    assert ModelRegistry(device="cpu").get("digits").device.type == "cpu"
