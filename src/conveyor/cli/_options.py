@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
@@ -28,3 +29,53 @@ ApiKey = Annotated[
     str | None,
     typer.Option("--api-key", envvar="CONVEYOR_API_KEY", help="API key for an http(s) server"),
 ]
+Models = Annotated[
+    str | None,
+    typer.Option(
+        "--models",
+        envvar="CONVEYOR_MODELS",
+        help='diffusion: JSON {"name": "/local/diffusers/folder"} (nothing is downloaded)',
+        show_default=False,
+    ),
+]
+Device = Annotated[
+    str | None,
+    typer.Option(
+        "--device",
+        envvar="CONVEYOR_DEVICE",
+        help="diffusion: cpu, cuda, cuda:1 ... [default: CUDA if visible, else CPU]",
+        show_default=False,
+    ),
+]
+MaxBatchSize = Annotated[
+    int | None,
+    typer.Option(
+        "--max-batch-size",
+        envvar="CONVEYOR_MAX_BATCH_SIZE",
+        min=1,
+        max=256,
+        help="diffusion: image tasks per model call (1: no batching) [default: 8]",
+        show_default=False,
+    ),
+]
+
+
+def export_diffusion_settings(
+    *, models: str | None = None, device: str | None = None, max_batch_size: int | None = None
+) -> None:
+    """Hand diffusion settings given as flags to the diffusion layer.
+
+    That layer reads ``CONVEYOR_MODELS``, ``CONVEYOR_DEVICE`` and ``CONVEYOR_MAX_BATCH_SIZE``
+    from the environment when its tasks are imported and its first model loads, so the
+    flags go there before the command imports any task module; a worker this process
+    starts inherits them. A malformed ``--models`` fails now, not at the first request.
+    """
+    if models is not None:
+        from conveyor.diffusion import parse_models_setting
+
+        parse_models_setting(models)
+        os.environ["CONVEYOR_MODELS"] = models
+    if device is not None:
+        os.environ["CONVEYOR_DEVICE"] = device
+    if max_batch_size is not None:
+        os.environ["CONVEYOR_MAX_BATCH_SIZE"] = str(max_batch_size)

@@ -6,7 +6,14 @@ import subprocess
 import sys
 
 from conveyor.cli._app import app, err_console
-from conveyor.cli._options import BlobsUrl, DatabaseUrl
+from conveyor.cli._options import (
+    BlobsUrl,
+    DatabaseUrl,
+    Device,
+    MaxBatchSize,
+    Models,
+    export_diffusion_settings,
+)
 from conveyor.cli._server import (
     Host,
     LogLevel,
@@ -30,9 +37,15 @@ def dev(
     public_url: PublicUrl = None,
     notifier: Notifier = None,
     log_level: LogLevel = "info",
+    models: Models = None,
+    device: Device = None,
+    max_batch_size: MaxBatchSize = None,
 ) -> None:
     """Serve the API and run one worker (a child process) on the same database."""
     from conveyor.api.app import effective_blobs_url
+
+    # The worker inherits them; the API validates requests against the models.
+    export_diffusion_settings(models=models, device=device, max_batch_size=max_batch_size)
 
     settings = build_settings(
         host=host,

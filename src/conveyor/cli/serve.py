@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from conveyor.cli._app import app
-from conveyor.cli._options import BlobsUrl, DatabaseUrl
+from conveyor.cli._options import BlobsUrl, DatabaseUrl, Models, export_diffusion_settings
 from conveyor.cli._server import (
     Host,
     LogLevel,
@@ -39,12 +39,14 @@ def serve(
     public_url: PublicUrl = None,
     notifier: Notifier = None,
     log_level: LogLevel = "info",
+    models: Models = None,
 ) -> None:
     """Serve the HTTP API; run workers separately (`conveyor worker`).
 
     Bound to a loopback address with no API key, requests need no key (dev mode);
     any other address requires keys (`conveyor keys create`).
     """
+    export_diffusion_settings(models=models)  # requests are validated against them
     settings = build_settings(
         host=host,
         port=port,

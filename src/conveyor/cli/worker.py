@@ -14,7 +14,14 @@ from typing import Annotated
 import typer
 
 from conveyor.cli._app import app, console, fail
-from conveyor.cli._options import BlobsUrl, DatabaseUrl
+from conveyor.cli._options import (
+    BlobsUrl,
+    DatabaseUrl,
+    Device,
+    MaxBatchSize,
+    Models,
+    export_diffusion_settings,
+)
 from conveyor.workflows import Client, Task
 
 __all__ = ["load_task_classes"]
@@ -66,9 +73,13 @@ def worker(
     ] = 0.1,
     retry_backoff: Annotated[float, typer.Option(min=0)] = 1.0,
     drain: Annotated[bool, typer.Option(help="exit once no runnable task is left")] = False,
+    models: Models = None,
+    device: Device = None,
+    max_batch_size: MaxBatchSize = None,
 ) -> None:
     """Run the Task classes defined in MODULES until SIGTERM/SIGINT."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    export_diffusion_settings(models=models, device=device, max_batch_size=max_batch_size)
     tasks = load_task_classes(modules)
     client = Client(database_url, blobs_url=blobs_url)
     runner = client.runner(
