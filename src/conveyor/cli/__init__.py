@@ -23,6 +23,7 @@ _COMMAND_MODULES = (
     "watch",
     "keys",
     "db",
+    "bench",
 )
 
 for _name in _COMMAND_MODULES:
