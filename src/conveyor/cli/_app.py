@@ -6,10 +6,11 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from conveyor.exceptions import ConveyorError
 
-__all__ = ["app", "console", "err_console", "fail", "main"]
+__all__ = ["app", "console", "err_console", "escape", "fail", "main"]
 
 app = typer.Typer(
     name="conveyor",
@@ -23,8 +24,12 @@ err_console = Console(stderr=True)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print an error line and return the Exit to raise."""
-    err_console.print(f"[bold red]error:[/] {message}")
+    """Print an error line and return the Exit to raise.
+
+    The message is escaped: it often quotes what the user typed, and rich would read
+    ``[bold]`` in it as a style (and ``[/]`` as an error of its own).
+    """
+    err_console.print(f"[bold red]error:[/] {escape(message)}")
     return typer.Exit(code)
 
 
@@ -33,5 +38,5 @@ def main() -> None:
     try:
         app()
     except (ConveyorError, ValueError, LookupError, OSError) as exc:
-        err_console.print(f"[bold red]error:[/] {exc}")
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}")
         sys.exit(1)

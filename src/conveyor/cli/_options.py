@@ -43,7 +43,7 @@ Device = Annotated[
     typer.Option(
         "--device",
         envvar="CONVEYOR_DEVICE",
-        help="diffusion: cpu, cuda, cuda:1 ... [default: CUDA if visible, else CPU]",
+        help="diffusion: cpu, cuda, cuda:1 ... \\[default: CUDA if visible, else CPU]",
         show_default=False,
     ),
 ]
@@ -54,7 +54,7 @@ MaxBatchSize = Annotated[
         envvar="CONVEYOR_MAX_BATCH_SIZE",
         min=1,
         max=256,
-        help="diffusion: image tasks per model call (1: no batching) [default: 8]",
+        help="diffusion: image tasks per model call (1: no batching) \\[default: 8]",
         show_default=False,
     ),
 ]

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from conveyor.cli._app import console, fail
+from conveyor.cli._app import console, escape, fail
 from conveyor.settings import Settings
 from conveyor.workflows import Task
 
@@ -17,11 +17,11 @@ __all__ = ["Host", "LogLevel", "Notifier", "Port", "PublicUrl", "build_settings"
 
 Host = Annotated[
     str | None,
-    typer.Option(envvar="CONVEYOR_HOST", help="address to bind [default: 127.0.0.1]"),
+    typer.Option(envvar="CONVEYOR_HOST", help="address to bind \\[default: 127.0.0.1]"),
 ]
 Port = Annotated[
     int | None,
-    typer.Option(envvar="CONVEYOR_PORT", min=0, max=65535, help="port to bind [default: 8000]"),
+    typer.Option(envvar="CONVEYOR_PORT", min=0, max=65535, help="port to bind \\[default: 8000]"),
 ]
 PublicUrl = Annotated[
     str | None,
@@ -32,7 +32,7 @@ Notifier = Annotated[
     typer.Option(
         "--notifier/--no-notifier",
         envvar="CONVEYOR_NOTIFIER",
-        help="run the webhook dispatcher in this process [default: on]",
+        help="run the webhook dispatcher in this process \\[default: on]",
         show_default=False,
     ),
 ]
@@ -79,8 +79,8 @@ def run_server(settings: Settings, tasks: list[type[Task]], log_level: str = "in
     logging.getLogger("uvicorn.error").addFilter(_DenialNoise())
     names = ", ".join(sorted({t.identifier()[0] for t in tasks}))
     console.print(
-        f"[bold]conveyor serve[/] http://{settings.host}:{settings.port} on "
-        f"{settings.database_url}: {names}",
+        "[bold]conveyor serve[/] "
+        + escape(f"http://{settings.host}:{settings.port} on {settings.database_url}: {names}"),
         highlight=False,
     )
     config = uvicorn.Config(

@@ -72,7 +72,7 @@ def bench(
     steps: Annotated[int, typer.Option(min=1, help="denoising steps per image")] = 20,
     batch: Annotated[
         list[int] | None,
-        typer.Option(min=1, max=256, help="a batch size to measure (repeat) [default: 1, 8]"),
+        typer.Option(min=1, max=256, help="a batch size to measure (repeat) \\[default: 1, 8]"),
     ] = None,
     per_job: Annotated[int, typer.Option(min=1, help="images per job (num_images)")] = 1,
     images: Annotated[int, typer.Option(min=1, help="images per chunk of each pair")] = 16,
@@ -82,7 +82,7 @@ def bench(
     pairs: Annotated[int, typer.Option(min=1, help="at least this many pairs per size")] = 15,
     data_dir: Annotated[
         str | None,
-        typer.Option(help="where the queue's database and blobs go [default: the temp dir]"),
+        typer.Option(help="where the queue's database and blobs go \\[default: the temp dir]"),
     ] = None,
     progress_interval_seconds: Annotated[
         float,

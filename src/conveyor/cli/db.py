@@ -35,10 +35,8 @@ def upgrade(database_url: DatabaseUrl = None) -> None:
 
     url = _url(database_url)
     before, after = run_upgrade(url)
-    if before == after:
-        console.print(f"{_shown(url)}: schema version {after}, up to date", highlight=False)
-    else:
-        console.print(f"{_shown(url)}: schema version {before} -> {after}", highlight=False)
+    change = f"{after}, up to date" if before == after else f"{before} -> {after}"
+    console.print(f"{_shown(url)}: schema version {change}", highlight=False, markup=False)
 
 
 @db_app.command("status")
@@ -57,6 +55,7 @@ def status(database_url: DatabaseUrl = None) -> None:
     console.print(
         f"{_shown(url)}: schema version {state.current} (this Conveyor: {state.latest}), {verdict}",
         highlight=False,
+        markup=False,
     )
     if not state.up_to_date:
         raise typer.Exit(1)

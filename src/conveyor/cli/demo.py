@@ -35,7 +35,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from conveyor.cli._app import app, console, fail
+from conveyor.cli._app import app, console, escape, fail
 from conveyor.cli._options import BlobsUrl, DatabaseUrl
 from conveyor.models import Job, JobState
 from conveyor.settings import Settings
@@ -60,7 +60,8 @@ def follow(find: object, job_id: object, interval: float = 0.1) -> Job:
             job: Job = find(job_id)  # type: ignore[operator]
             for p in job.progress:
                 if p.label not in bars:
-                    bars[p.label] = progress.add_task(p.label or "progress", total=p.total)
+                    description = escape(p.label) if p.label else "progress"
+                    bars[p.label] = progress.add_task(description, total=p.total)
                 progress.update(bars[p.label], total=p.total, completed=p.done)
             if job.state.terminal:
                 return job
@@ -81,7 +82,8 @@ def _follow_events(jobs: Any, job_id: str) -> None:
             for p in event.data.get("progress", []):
                 label = p.get("label")
                 if label not in bars:
-                    bars[label] = progress.add_task(label or "progress", total=p["total"])
+                    description = escape(label) if label else "progress"
+                    bars[label] = progress.add_task(description, total=p["total"])
                 progress.update(bars[label], total=p["total"], completed=p["done"])
 
 
@@ -255,7 +257,8 @@ def _countdown_demo(
     thread.join()
     console.print(f"job {final.id} [bold]{final.state.value}[/]")
     for result in final.results:
-        console.print(f"result {result.name}: {client.blobs.get(result.blob_key).decode()}")
+        text = f"result {result.name}: {client.blobs.get(result.blob_key).decode()}"
+        console.print(text, markup=False)
     if final.error:
         raise fail(f"{final.error.type}: {final.error.message}")
 

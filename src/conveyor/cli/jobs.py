@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from conveyor.cli._app import app, console
+from conveyor.cli._app import app, console, escape
 from conveyor.cli._options import ApiKey, DatabaseUrl
 from conveyor.models import Job, JobState
 
@@ -42,7 +42,7 @@ def list_jobs(
     for job in jobs:
         table.add_row(
             str(job.id),
-            job.name,
+            escape(job.name),
             job.state.value,
             job.submitted_at.strftime("%Y-%m-%d %H:%M:%S"),
             _progress_text(job),
@@ -54,16 +54,16 @@ def list_jobs(
 def show(job_id: str, database_url: DatabaseUrl = None, api_key: ApiKey = None) -> None:
     """Show one job: state, times, progress, results and error."""
     job = open_jobs(database_url, api_key).find(job_id)
-    console.print(f"[bold]{job.name}[/] {job.id}  [bold]{job.state.value}[/]")
+    console.print(f"[bold]{escape(job.name)}[/] {job.id}  [bold]{job.state.value}[/]")
     console.print(
         f"submitted {job.submitted_at}  started {job.started_at}  finished {job.finished_at}"
     )
     for p in job.progress:
-        console.print(f"  {p.label or '(unnamed)'}: {p.done}/{p.total}")
+        console.print(f"  {p.label or '(unnamed)'}: {p.done}/{p.total}", markup=False)
     for r in job.results:
-        console.print(f"  result {r.name} ({r.content_type}, {r.size} bytes)")
+        console.print(f"  result {r.name} ({r.content_type}, {r.size} bytes)", markup=False)
     if job.error:
-        console.print(f"[red]{job.error.type}: {job.error.message}[/]")
+        console.print(f"[red]{escape(f'{job.error.type}: {job.error.message}')}[/]")
 
 
 @jobs_app.command("cancel")

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from conveyor.cli._app import app, console, err_console, fail
+from conveyor.cli._app import app, console, err_console, escape, fail
 from conveyor.cli._options import DatabaseUrl
 from conveyor.cli._target import is_remote
 from conveyor.store import Store
@@ -38,10 +38,11 @@ def create(
     store = _store(database_url)
     key, token = store.create_api_key(tenant)
     err_console.print(
-        f"created {key.id} for tenant [bold]{key.tenant}[/]; store it now, it is not shown again:",
+        f"created {key.id} for tenant [bold]{escape(key.tenant)}[/]; store it now, it is not "
+        "shown again:",
         highlight=False,
     )
-    console.print(token, highlight=False, soft_wrap=True)
+    console.print(token, highlight=False, soft_wrap=True, markup=False)
 
 
 @keys_app.command("list")
@@ -62,7 +63,7 @@ def list_keys(
     for k in keys:
         table.add_row(
             k.id,
-            k.tenant,
+            escape(k.tenant),
             k.prefix + "…",
             k.created_at.strftime(fmt),
             k.last_used_at.strftime(fmt) if k.last_used_at else "-",
@@ -78,4 +79,4 @@ def revoke(
 ) -> None:
     """Revoke an API key: requests with it are refused from now on."""
     revoked = _store(database_url).revoke_api_key(key)
-    console.print(f"revoked {revoked.id} (tenant {revoked.tenant})", highlight=False)
+    console.print(f"revoked {revoked.id} (tenant {revoked.tenant})", highlight=False, markup=False)

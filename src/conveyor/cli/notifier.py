@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from conveyor.cli._app import app, console, fail
+from conveyor.cli._app import app, console, escape, fail
 from conveyor.cli._options import DatabaseUrl
 from conveyor.settings import Settings, env_database_url
 
@@ -30,7 +30,7 @@ def notifier(
         str | None,
         typer.Option(
             help="hosts, IPs or CIDRs exempt from the SSRF guard, comma-separated "
-            "[env: CONVEYOR_WEBHOOK_ALLOWED_HOSTS]",
+            "\\[env: CONVEYOR_WEBHOOK_ALLOWED_HOSTS]",
             show_default=False,
         ),
     ] = None,
@@ -39,7 +39,7 @@ def notifier(
         typer.Option(
             min=0.01,
             help="seconds between looks at the outbox when idle "
-            "[env: CONVEYOR_WEBHOOK_POLL_INTERVAL]",
+            "\\[env: CONVEYOR_WEBHOOK_POLL_INTERVAL]",
             show_default=False,
         ),
     ] = None,
@@ -69,7 +69,9 @@ def notifier(
     dispatcher = Dispatcher(store, settings)
     try:
         dispatcher.start()
-        console.print(f"[bold]notifier[/] {dispatcher.worker_id} on {url}", highlight=False)
+        console.print(
+            "[bold]notifier[/] " + escape(f"{dispatcher.worker_id} on {url}"), highlight=False
+        )
         while not stop.wait(1.0):
             if not dispatcher.running:
                 raise fail("the webhook dispatcher stopped unexpectedly (see the log)")

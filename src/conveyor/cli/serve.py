@@ -23,7 +23,7 @@ Modules = Annotated[
     list[str] | None,
     typer.Argument(
         help="modules or .py files whose Task classes the API accepts "
-        "[default: CONVEYOR_TASKS, else conveyor.examples,conveyor.diffusion.tasks]",
+        "\\[default: CONVEYOR_TASKS, else conveyor.examples,conveyor.diffusion.tasks]",
         show_default=False,
     ),
 ]

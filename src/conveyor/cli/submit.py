@@ -35,14 +35,14 @@ def submit(
     input: Annotated[
         str, typer.Option("--input", "-i", help="the task's input: a JSON object, or @file")
     ] = "{}",
-    name: Annotated[str | None, typer.Option(help="job name [default: IDENTIFIER]")] = None,
+    name: Annotated[str | None, typer.Option(help="job name \\[default: IDENTIFIER]")] = None,
     version: Annotated[str | None, typer.Option(help="task version, if several exist")] = None,
     max_retries: Annotated[int, typer.Option(min=0, max=100)] = 0,
     callback_url: Annotated[str | None, typer.Option(help="webhook receiver URL")] = None,
     idempotency_key: Annotated[str | None, typer.Option(help="make retries safe")] = None,
     tasks: Annotated[
         list[str] | None,
-        typer.Option("--tasks", help="task modules (embedded only) [default: conveyor.examples]"),
+        typer.Option("--tasks", help="task modules (embedded only) \\[default: conveyor.examples]"),
     ] = None,
     watch: Annotated[bool, typer.Option("--watch", help="follow the job until it ends")] = False,
     server: Server = None,

@@ -13,7 +13,7 @@ from uuid import UUID
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from conveyor.cli._app import app, console, err_console
+from conveyor.cli._app import app, console, err_console, escape
 from conveyor.cli._options import ApiKey, DatabaseUrl
 from conveyor.cli._target import Server, open_client
 from conveyor.cli.demo import follow
@@ -45,11 +45,12 @@ def _follow_events(jobs: Any, job_id: UUID | str) -> None:
                 for p in event.data.get("progress", []):
                     label = p.get("label")
                     if label not in bars:
-                        bars[label] = progress.add_task(label or "progress", total=p["total"])
+                        description = escape(label) if label else "progress"
+                        bars[label] = progress.add_task(description, total=p["total"])
                     progress.update(bars[label], total=p["total"], completed=p["done"])
             elif event.type == "state":
                 status = event.data.get("status", event.data.get("state"))
-                progress.console.print(f"[dim]{status}[/]", highlight=False)
+                progress.console.print(f"[dim]{escape(str(status))}[/]", highlight=False)
 
 
 def _print_results(client: Any, job: Job, remote: bool) -> None:
@@ -60,18 +61,22 @@ def _print_results(client: Any, job: Job, remote: bool) -> None:
                 f"result {f['name']} ({f['content_type']}, {f['size']} bytes): {f['url']}",
                 soft_wrap=True,
                 highlight=False,
+                markup=False,
             )
         for name, value in result.get("inline", {}).items():
-            console.print(f"{name}: {json.dumps(value)}", highlight=False, soft_wrap=True)
+            line = f"{name}: {json.dumps(value)}"
+            console.print(line, highlight=False, soft_wrap=True, markup=False)
         return
     for r in job.results:
         console.print(
             f"result {r.name} ({r.content_type}, {r.size} bytes): {r.blob_key}",
             soft_wrap=True,
             highlight=False,
+            markup=False,
         )
         if r.content_type.startswith("application/json") and r.size <= 65536:
-            console.print(f"{r.name}: {client.blobs.get(r.blob_key).decode()}", highlight=False)
+            text = f"{r.name}: {client.blobs.get(r.blob_key).decode()}"
+            console.print(text, highlight=False, markup=False)
 
 
 def watch_job(client: Any, job_id: UUID | str) -> int:

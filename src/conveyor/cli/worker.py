@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from conveyor.cli._app import app, console, fail
+from conveyor.cli._app import app, console, escape, fail
 from conveyor.cli._options import (
     BlobsUrl,
     DatabaseUrl,
@@ -91,7 +91,9 @@ def worker(
         retry_backoff=retry_backoff,
     )
     names = ", ".join(sorted(runner.registry))
-    console.print(f"[bold]worker[/] {runner.worker_id} on {client.url}: {names}", highlight=False)
+    console.print(
+        "[bold]worker[/] " + escape(f"{runner.worker_id} on {client.url}: {names}"), highlight=False
+    )
     if drain:
         runner.run_all()
     else:
