@@ -45,6 +45,17 @@ def test_entries_are_stored_with_the_completion_and_read_back(store: Store) -> N
     assert store.list_cache_keys(uuid.uuid4()) == []
 
 
+def test_many_entries_are_read_at_once(store: Store) -> None:
+    keys = [f"image-{i}.png" for i in range(300)]
+    job_id = _complete(store, *(CacheEntry(k, 1, value=k.encode()) for k in keys[:-1]))
+    other = _complete(store, CacheEntry(keys[-1], 1, value=b"other job's"))
+    found = store.get_cache_entries(job_id, [*keys, keys[0], "g/%", "missing"])
+    assert found == {k: CacheEntry(k, 1, value=k.encode()) for k in keys[:-1]}
+    assert store.get_cache_entries(job_id, []) == {}
+    assert store.get_cache_entries(other, keys[:2]) == {}
+    assert store.get_cache_entries(uuid.uuid4(), keys) == {}
+
+
 def test_a_later_completion_replaces_an_entry(store: Store) -> None:
     job = submit(store, root=task("root"))
     root = claim_one(store, ["root@v1"])

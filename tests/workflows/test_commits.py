@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 from typing import Any, ClassVar
 
+import pytest
+
 from conveyor import Client, ExecutionContext, JobState, Task, TaskHandle
 from conveyor.blobs.local import LocalBlobStore
 from conveyor.workflows import Runner
@@ -295,6 +297,50 @@ def test_entries_an_earlier_version_left_in_blobs_are_still_read(client: Client)
     assert done.state is JobState.COMPLETED, done.error
     read = {r.name: client.blobs.get(r.blob_key) for r in done.results}
     assert read == {"seen.txt": b"1,2", "keys.txt": b"g/older,new,old", "has.txt": b"[True, False]"}
+
+
+class Gatherer(Task):
+    """Reads what its parent cached (a big value, an old blob-only entry and a small one)
+    plus its own pending write, with one get_many."""
+
+    def execute(self, context: ExecutionContext) -> None:
+        cache = context.job_cache
+        cache["mine"] = b"pending"
+        found = cache.get_many(["small", "big", "old", "mine", "missing"])
+        sizes = "|".join(f"{k}={len(v)}" for k, v in sorted(found.items()))
+        context.save_result("found.txt", sizes.encode())
+        context.save_result("big.bin", found["big"])
+        with pytest.raises(TypeError):
+            cache.get_many("small")  # one key is not a sequence of keys
+
+
+class Filler(Task):
+    def execute(self, context: ExecutionContext) -> None:
+        context.job_cache["small"] = b"s"
+        context.job_cache["big"] = b"b" * (INLINE_LIMIT + 1)
+        context.submit_subtask(Gatherer())
+
+
+def test_get_many_reads_entries_of_every_kind_in_one_database_read(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = client.jobs().submit("gather", Filler())
+    client.blobs.put(f"jobs/{job.id}/cache/old", b"legacy")
+    reads: list[Any] = []
+    for name in ("get_cache_entry", "get_cache_entries"):
+        real = getattr(client.store, name)
+        monkeypatch.setattr(
+            client.store,
+            name,
+            lambda *a, real=real, name=name: reads.append((name, a[1])) or real(*a),
+        )
+    Runner(client.store, client.blobs, [Filler, Gatherer], poll_interval=0.05).run_all()
+    done = client.jobs().find(job.id)
+    assert done.state is JobState.COMPLETED, done.error
+    read = {r.name: client.blobs.get(r.blob_key) for r in done.results}
+    assert read["found.txt"] == f"big={INLINE_LIMIT + 1}|mine=7|old=6|small=1".encode()
+    assert read["big.bin"] == b"b" * (INLINE_LIMIT + 1)
+    assert reads == [("get_cache_entries", ["small", "big", "old", "missing"])]
 
 
 class SaveNamed(Task):

@@ -57,9 +57,26 @@ _OLD_PNG_KEY = "images/{}"
 _OLD_META_KEY = "meta/{}"
 
 
-def _cached(cache: Any, key: str, old_key: str, index: int) -> bytes:
-    value = cache.get(key.format(index))
-    return value if value is not None else cache[old_key.format(index)]
+def _read_images(cache: Any, count: int) -> tuple[list[bytes], list[bytes]]:
+    """The PNG and JSON entries of images 0..count-1, from one read of the job cache (a
+    second one for entries only the old keys hold); KeyError if one is missing."""
+    keys = [k.format(i) for i in range(count) for k in (_PNG_KEY, _META_KEY)]
+    found = cache.get_many(keys)
+    old = {k: o for k, o in zip(keys, _old_keys(count), strict=True) if k not in found}
+    if old:
+        older = cache.get_many(list(old.values()))
+        for key, old_key in old.items():
+            if old_key not in older:
+                raise KeyError(key)
+            found[key] = older[old_key]
+    return (
+        [found[_PNG_KEY.format(i)] for i in range(count)],
+        [found[_META_KEY.format(i)] for i in range(count)],
+    )
+
+
+def _old_keys(count: int) -> list[str]:
+    return [k.format(i) for i in range(count) for k in (_OLD_PNG_KEY, _OLD_META_KEY)]
 
 
 #: A generation job's progress indicators, in the order clients see them.
@@ -248,8 +265,7 @@ class ContactSheet(Task):
         from PIL import Image
 
         count = self.params.num_images
-        cache = context.job_cache
-        pngs = [_cached(cache, _PNG_KEY, _OLD_PNG_KEY, i) for i in range(count)]
+        pngs, metas = _read_images(context.job_cache, count)
         if count == 1:
             sheet = pngs[0]
         else:
@@ -270,9 +286,7 @@ class ContactSheet(Task):
             "height": self.params.height,
             "num_images": count,
             "contact_sheet": CONTACT_SHEET,
-            "images": [
-                json.loads(_cached(cache, _META_KEY, _OLD_META_KEY, i)) for i in range(count)
-            ],
+            "images": [json.loads(meta) for meta in metas],
         }
         context.save_result(METADATA, json.dumps(summary, indent=1).encode(), "application/json")
 

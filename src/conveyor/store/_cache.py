@@ -10,6 +10,7 @@ also saves a file (and a folder) per entry on a local disk and a request per rea
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 from uuid import UUID
 
 from conveyor.store._connector import Connector, Transaction
@@ -42,6 +43,17 @@ def write_cache_entries(
         tx.send_many("upsert_cache_entry", rows)
 
 
+def _entry(row: Any) -> CacheEntry:
+    value = row["value"]
+    return CacheEntry(
+        row["key"],
+        int(row["size"]),
+        None if value is None else bytes(value),
+        row["blob_key"],
+        row["shared_key"],
+    )
+
+
 class CacheMixin:
     """Job cache reads of the Store protocol (mixed into ``SqlStore``)."""
 
@@ -50,16 +62,14 @@ class CacheMixin:
     def get_cache_entry(self, job_id: UUID, key: str) -> CacheEntry | None:
         with self.db.transaction(write=False) as tx:
             row = tx.one("get_cache_entry", job_id=str(job_id), key=key)
-        if row is None:
-            return None
-        value = row["value"]
-        return CacheEntry(
-            row["key"],
-            int(row["size"]),
-            None if value is None else bytes(value),
-            row["blob_key"],
-            row["shared_key"],
-        )
+        return None if row is None else _entry(row)
+
+    def get_cache_entries(self, job_id: UUID, keys: Sequence[str]) -> dict[str, CacheEntry]:
+        if not keys:
+            return {}
+        with self.db.transaction(write=False) as tx:
+            rows = tx.all("get_cache_entries", job_id=str(job_id), keys=list(dict.fromkeys(keys)))
+        return {row["key"]: _entry(row) for row in rows}
 
     def list_cache_keys(self, job_id: UUID, prefix: str = "") -> list[str]:
         with self.db.transaction(write=False) as tx:

@@ -172,6 +172,11 @@ class Store(Protocol):
         it committed it (with its completion), or None."""
         ...
 
+    def get_cache_entries(self, job_id: UUID, keys: Sequence[str]) -> dict[str, CacheEntry]:
+        """The entries of ``keys`` that a job's cache holds, by key, in one read (a task
+        gathering many entries pays one round trip, not one per key)."""
+        ...
+
     def list_cache_keys(self, job_id: UUID, prefix: str = "") -> list[str]:
         """The keys of a job's cache entries that start with ``prefix``, sorted."""
         ...

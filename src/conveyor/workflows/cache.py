@@ -102,7 +102,29 @@ class JobCache:
         full = self._key(key)
         if full in self._pending:
             return self._pending[full]
-        entry = self._store.get_cache_entry(self._job_id, full)
+        return self._read(key, full, self._store.get_cache_entry(self._job_id, full))
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, bytes]:
+        """The values of those of ``keys`` the cache holds, by key, from one database read
+        (a final task gathering the entries of many tasks: one round trip, not one each)."""
+        if isinstance(keys, str):
+            raise TypeError("get_many takes a sequence of keys, not one key")
+        fulls = {key: self._key(key) for key in keys}
+        stored = [f for f in fulls.values() if f not in self._pending]
+        entries = self._store.get_cache_entries(self._job_id, stored) if stored else {}
+        found: dict[str, bytes] = {}
+        for key, full in fulls.items():
+            if full in self._pending:
+                found[key] = self._pending[full]
+                continue
+            try:
+                found[key] = self._read(key, full, entries.get(full))
+            except KeyError:
+                pass
+        return found
+
+    def _read(self, key: str, full: str, entry: CacheEntry | None) -> bytes:
+        """The value of a stored entry (or of one an earlier version left as a blob)."""
         source: str | None
         if entry is None:
             source = self._legacy_key(full)

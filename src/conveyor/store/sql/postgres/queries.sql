@@ -73,6 +73,10 @@ ON CONFLICT (job_id, key) DO UPDATE SET
 SELECT key, size, value, blob_key, shared_key FROM job_cache
 WHERE job_id = %(job_id)s AND key = %(key)s;
 
+-- name: get_cache_entries
+SELECT key, size, value, blob_key, shared_key FROM job_cache
+WHERE job_id = %(job_id)s AND key = ANY(%(keys)s::text[]);
+
 -- name: list_cache_keys
 SELECT key FROM job_cache
 WHERE job_id = %(job_id)s AND starts_with(key, %(prefix)s)

@@ -64,6 +64,10 @@ ON CONFLICT (job_id, key) DO UPDATE SET
 SELECT key, size, value, blob_key, shared_key FROM job_cache
 WHERE job_id = :job_id AND key = :key;
 
+-- name: get_cache_entries
+SELECT key, size, value, blob_key, shared_key FROM job_cache
+WHERE job_id = :job_id AND key IN (SELECT value FROM json_each(:keys));
+
 -- name: list_cache_keys
 SELECT key FROM job_cache
 WHERE job_id = :job_id AND substr(key, 1, length(:prefix)) = :prefix
