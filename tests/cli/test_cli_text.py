@@ -22,9 +22,21 @@ MESSAGE = "bad input [/] near [red]x[/red]"
 
 
 class Bracketed(Task):
+    """A job whose labelled task completes and whose last task fails."""
+
+    def execute(self, context: ExecutionContext) -> None:
+        labelled = context.submit_subtask(Labelled())
+        context.submit_subtask(Failing(), depends_on=[labelled])
+
+
+class Labelled(Task):
     def execute(self, context: ExecutionContext) -> None:
         context.progress(LABEL).add(2)
         context.progress(LABEL).done(1)
+
+
+class Failing(Task):
+    def execute(self, context: ExecutionContext) -> None:
         raise ValueError(MESSAGE)
 
 
@@ -60,12 +72,12 @@ def test_names_labels_and_errors_with_brackets_print_as_written(
     client: Client, db_url: str
 ) -> None:
     job = client.jobs().submit(NAME, Bracketed(), max_retries=0)
-    client.runner(tasks=[Bracketed]).run_all()
+    client.runner(tasks=[Bracketed, Labelled, Failing]).run_all()
     runner = CliRunner()
     shown = runner.invoke(app, ["jobs", "show", str(job.id), "--database-url", db_url])
     assert shown.exit_code == 0, shown.output
     assert NAME in shown.output
-    assert f"  {LABEL}: " in shown.output  # (the failed attempt's progress does not count)
+    assert f"  {LABEL}: 1/2" in shown.output
     assert f"ValueError: {MESSAGE}" in _flat(shown.output)
     listed = runner.invoke(app, ["jobs", "list", "--database-url", db_url], env={"COLUMNS": "1000"})
     assert listed.exit_code == 0, listed.output
