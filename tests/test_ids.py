@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from pathlib import Path
@@ -9,7 +10,8 @@ from pathlib import Path
 import pytest
 
 import conveyor.ids
-from conveyor.ids import new_id
+from conveyor.ids import new_id, parse_id
+from conveyor.remote import RemoteClient
 from conveyor.workflows import Client, ExecutionContext, Task
 
 
@@ -68,3 +70,20 @@ def test_jobs_and_tasks_get_ids_in_the_order_they_were_made(tmp_path: Path) -> N
             root = next(t for t in tasks if t.parent_id is None)
             leaves = [t.id for t in tasks if t.parent_id == root.id]
             assert len(leaves) == 3 and all(root.id < leaf for leaf in leaves)
+
+
+def test_a_value_that_is_not_an_id_is_quoted_in_the_error(tmp_path: Path) -> None:
+    value = new_id()
+    assert parse_id(value) is value and parse_id(str(value)) == value
+    assert parse_id(str(value).upper()) == value
+    for bad in ("nope", "12", "", None, 3):
+        with pytest.raises(ValueError, match=rf"^{re.escape(repr(bad))} is not a job id"):
+            parse_id(bad)
+    with (
+        Client(f"sqlite:///{tmp_path / 'ids.db'}") as client,
+        pytest.raises(ValueError, match="'not-a-uuid' is not a job id"),
+    ):
+        client.jobs().find("not-a-uuid")
+    remote = RemoteClient("http://127.0.0.1:9")  # the id is read before any request
+    with pytest.raises(ValueError, match="'x y' is not a job id"):
+        remote.jobs().cancel("x y")

@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 
-__all__ = ["new_id"]
+__all__ = ["new_id", "parse_id"]
 
 _lock = threading.Lock()
 _last = 0  # the last id's 60-bit clock (milliseconds << 12 | sub-millisecond fraction)
@@ -38,3 +38,20 @@ def new_id() -> uuid.UUID:
     random = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
     value = (clock >> 12) << 80 | 0x7 << 76 | (clock & 0xFFF) << 64 | 0b10 << 62 | random
     return uuid.UUID(int=value)
+
+
+def parse_id(value: object, what: str = "job") -> uuid.UUID:
+    """``value`` (a UUID or its text) as a UUID; a ValueError that quotes it otherwise.
+
+    Ids arrive typed by people (``conveyor watch <id>``, a URL pasted into a script); the
+    message says which value was not an id, where ``uuid.UUID`` only says "badly formed
+    hexadecimal UUID string".
+    """
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise ValueError(
+            f"{value!r} is not a {what} id (ids are UUIDs, e.g. {uuid.UUID(int=0)})"
+        ) from None

@@ -18,6 +18,7 @@ from uuid import UUID
 
 import httpx
 
+from conveyor.ids import parse_id
 from conveyor.models import (
     ErrorInfo,
     Job,
@@ -53,7 +54,7 @@ _PAGE = 1000
 def job_id_of(job: UUID | str | Job) -> str:
     if isinstance(job, Job):
         return str(job.id)
-    return str(job if isinstance(job, UUID) else UUID(str(job)))
+    return str(parse_id(job))
 
 
 def _time(value: str | None) -> datetime | None:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from conveyor.blobs import BlobStore, open_blobs
-from conveyor.ids import new_id
+from conveyor.ids import new_id, parse_id
 from conveyor.models import Job, JobState, TaskInfo
 from conveyor.settings import env_blobs_url, env_database_url
 from conveyor.store import NewJob, Store, open_store
@@ -80,7 +80,7 @@ class Client:
 def _job_id(job: UUID | str | Job) -> UUID:
     if isinstance(job, Job):
         return job.id
-    return job if isinstance(job, UUID) else UUID(str(job))
+    return parse_id(job)
 
 
 class JobClient:
