@@ -40,7 +40,7 @@ def new_id() -> uuid.UUID:
     return uuid.UUID(int=value)
 
 
-def parse_id(value: object, what: str = "job") -> uuid.UUID:
+def parse_id(value: object) -> uuid.UUID:
     """``value`` (a UUID or its text) as a UUID; a ValueError that quotes it otherwise.
 
     Ids arrive typed by people (``conveyor watch <id>``, a URL pasted into a script); the
@@ -53,5 +53,5 @@ def parse_id(value: object, what: str = "job") -> uuid.UUID:
         return uuid.UUID(str(value))
     except ValueError:
         raise ValueError(
-            f"{value!r} is not a {what} id (ids are UUIDs, e.g. {uuid.UUID(int=0)})"
+            f"{value!r} is not a job id (ids are UUIDs, e.g. {uuid.UUID(int=0)})"
         ) from None

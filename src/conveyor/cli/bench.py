@@ -107,7 +107,6 @@ def bench(
     if images < max(sizes):
         raise fail(f"--images ({images}) must be at least the largest --batch ({max(sizes)})")
     registry = ModelRegistry(parse_models_setting(models), device=device)
-    registry.spec(model)  # an unknown model fails here, before anything loads
     with console.status(f"loading {model}"):
         engine = registry.get(model)
     console.print(

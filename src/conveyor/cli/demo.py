@@ -35,7 +35,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from conveyor.cli._app import app, console, escape, fail
+from conveyor.cli._app import app, console, fail
 from conveyor.cli._options import BlobsUrl, DatabaseUrl
 from conveyor.models import Job, JobState
 from conveyor.settings import Settings
@@ -44,7 +44,8 @@ __all__ = ["follow"]
 
 _COLUMNS = (
     SpinnerColumn(),
-    TextColumn("[bold]{task.description:<8}"),
+    # Labels are the tasks' own text: shown as written, never read as rich markup.
+    TextColumn("{task.description:<8}", style="bold", markup=False),
     BarColumn(),
     MofNCompleteColumn(),
     TimeElapsedColumn(),
@@ -60,8 +61,7 @@ def follow(find: object, job_id: object, interval: float = 0.1) -> Job:
             job: Job = find(job_id)  # type: ignore[operator]
             for p in job.progress:
                 if p.label not in bars:
-                    description = escape(p.label) if p.label else "progress"
-                    bars[p.label] = progress.add_task(description, total=p.total)
+                    bars[p.label] = progress.add_task(p.label or "progress", total=p.total)
                 progress.update(bars[p.label], total=p.total, completed=p.done)
             if job.state.terminal:
                 return job
@@ -82,8 +82,7 @@ def _follow_events(jobs: Any, job_id: str) -> None:
             for p in event.data.get("progress", []):
                 label = p.get("label")
                 if label not in bars:
-                    description = escape(label) if label else "progress"
-                    bars[label] = progress.add_task(description, total=p["total"])
+                    bars[label] = progress.add_task(label or "progress", total=p["total"])
                 progress.update(bars[label], total=p["total"], completed=p["done"])
 
 

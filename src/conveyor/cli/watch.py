@@ -34,7 +34,7 @@ def _follow_events(jobs: Any, job_id: UUID | str) -> None:
     """Progress bars driven by the job's event stream."""
     bars: dict[str | None, Any] = {}
     columns = (
-        TextColumn("[bold]{task.description}"),
+        TextColumn("{task.description}", style="bold", markup=False),  # labels as written
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -45,8 +45,7 @@ def _follow_events(jobs: Any, job_id: UUID | str) -> None:
                 for p in event.data.get("progress", []):
                     label = p.get("label")
                     if label not in bars:
-                        description = escape(label) if label else "progress"
-                        bars[label] = progress.add_task(description, total=p["total"])
+                        bars[label] = progress.add_task(label or "progress", total=p["total"])
                     progress.update(bars[label], total=p["total"], completed=p["done"])
             elif event.type == "state":
                 status = event.data.get("status", event.data.get("state"))

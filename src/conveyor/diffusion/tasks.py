@@ -60,9 +60,10 @@ _OLD_META_KEY = "meta/{}"
 def _read_images(cache: Any, count: int) -> tuple[list[bytes], list[bytes]]:
     """The PNG and JSON entries of images 0..count-1, from one read of the job cache (a
     second one for entries only the old keys hold); KeyError if one is missing."""
-    keys = [k.format(i) for i in range(count) for k in (_PNG_KEY, _META_KEY)]
-    found = cache.get_many(keys)
-    old = {k: o for k, o in zip(keys, _old_keys(count), strict=True) if k not in found}
+    pairs = [(_PNG_KEY, _OLD_PNG_KEY), (_META_KEY, _OLD_META_KEY)]
+    old_of = {k.format(i): o.format(i) for i in range(count) for k, o in pairs}
+    found = cache.get_many(list(old_of))
+    old = {k: o for k, o in old_of.items() if k not in found}
     if old:
         older = cache.get_many(list(old.values()))
         for key, old_key in old.items():
@@ -73,10 +74,6 @@ def _read_images(cache: Any, count: int) -> tuple[list[bytes], list[bytes]]:
         [found[_PNG_KEY.format(i)] for i in range(count)],
         [found[_META_KEY.format(i)] for i in range(count)],
     )
-
-
-def _old_keys(count: int) -> list[str]:
-    return [k.format(i) for i in range(count) for k in (_OLD_PNG_KEY, _OLD_META_KEY)]
 
 
 #: A generation job's progress indicators, in the order clients see them.
