@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
+from typing import ClassVar
 
 from conveyor import ExecutionContext, Task
 
@@ -34,3 +36,38 @@ class ProgressLoop(Task):
             context.progress("loop").done(1)
         elapsed = time.perf_counter() - start
         context.save_result("timing.json", json.dumps({"seconds": elapsed}).encode())
+
+
+class Shot(Task):
+    """A generation job's shape: ``frames`` batchable Frame tasks, then a Sheet after them."""
+
+    frames: int
+    seconds: float
+
+    def execute(self, context: ExecutionContext) -> None:
+        frames = [context.submit_subtask(Frame(i, self.seconds)) for i in range(self.frames)]
+        context.submit_subtask(Sheet(), depends_on=frames)
+
+
+class Frame(Task):
+    """A GPU batch stand-in: a batch of up to 8 sleeps ``seconds`` (the CPU stays idle, as
+    while a GPU computes), whatever its size."""
+
+    index: int
+    seconds: float
+    max_batch_size: ClassVar[int] = 8
+
+    def batch_key(self) -> str:
+        return f"frame-{self.seconds}"
+
+    @classmethod
+    def execute_batch(
+        cls, tasks: Sequence[Task], contexts: Sequence[ExecutionContext]
+    ) -> list[BaseException | None]:
+        time.sleep(max(t.seconds for t in tasks if isinstance(t, Frame)))
+        return [None] * len(tasks)
+
+
+class Sheet(Task):
+    def execute(self, context: ExecutionContext) -> None:
+        return None

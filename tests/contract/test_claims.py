@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 
@@ -60,6 +61,40 @@ def test_claim_several_kinds_oldest_first(store: Store) -> None:
     assert [ct.job_id for ct in first] == ids[:4]
     rest = store.claim("w", ["a@v1", "b@v1", "c@v1"], limit=10)
     assert [ct.job_id for ct in rest] == ids[4:]
+
+
+def test_a_claim_takes_one_long_task_and_nothing_queued_after_it(store: Store) -> None:
+    """Short tasks before the first long one, then that one; the rest stays queued for
+    other runners, oldest first."""
+    kinds = ["a", "b", "a", "long", "a", "long", "b", "long2"]
+    ids = [submit(store, root=task(k)).id for k in kinds]
+
+    def claim(limit: int) -> list[uuid.UUID]:
+        every = ["a@v1", "b@v1", "long@v1", "long2@v1"]
+        claimed = store.claim("w", every, limit=limit, long_kinds={"long@v1", "long2@v1"})
+        return [ct.job_id for ct in claimed]
+
+    assert claim(10) == ids[:4]
+    assert claim(10) == ids[4:6]
+    assert claim(1) == [ids[6]]  # the limit still counts every task
+    assert claim(10) == [ids[7]]  # of two long kinds, one task too
+    assert claim(10) == []
+
+
+def test_a_long_task_first_in_line_is_claimed_alone(store: Store) -> None:
+    long_job = submit(store, root=task("long")).id
+    short = [submit(store, root=task()).id for _ in range(3)]
+    kinds = ["long@v1", KIND]
+    [first] = store.claim("w", kinds, limit=10, long_kinds=["long@v1"])
+    assert first.job_id == long_job
+    assert [ct.job_id for ct in store.claim("w", kinds, limit=10, long_kinds=["long@v1"])] == short
+
+
+def test_long_kinds_a_claim_does_not_ask_for_change_nothing(store: Store) -> None:
+    ids = [submit(store, root=task()).id for _ in range(3)]
+    submit(store, root=task("long"))
+    claimed = store.claim("w", [KIND], limit=5, long_kinds={"long@v1"})
+    assert [ct.job_id for ct in claimed] == ids
 
 
 def test_claim_skips_queued_tasks_of_a_failed_job(store: Store) -> None:

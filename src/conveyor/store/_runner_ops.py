@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -49,6 +49,7 @@ class RunnerMixin(DomainMixin):
         limit: int = 1,
         lease_seconds: float = 30.0,
         max_lease_losses: int = 5,
+        long_kinds: Collection[str] = (),
     ) -> list[ClaimedTask]:
         with self.db.transaction() as tx:
             now = time.time()
@@ -59,6 +60,8 @@ class RunnerMixin(DomainMixin):
                 expires=expires,
                 now=now,
                 kinds=list(kinds),
+                short_kinds=[k for k in kinds if k not in long_kinds],
+                long_kinds=[k for k in kinds if k in long_kinds],
                 limit=limit,
                 max_lease_losses=max_lease_losses,
             )

@@ -8,7 +8,7 @@ state change, its event and its webhook outbox row always commit together.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
@@ -102,8 +102,14 @@ class Store(Protocol):
         limit: int = 1,
         lease_seconds: float = 30.0,
         max_lease_losses: int = 5,
+        long_kinds: Collection[str] = (),
     ) -> list[ClaimedTask]:
-        """Atomically lease up to ``limit`` runnable tasks of the given kinds.
+        """Atomically lease up to ``limit`` runnable tasks of the given kinds, oldest first.
+
+        Of ``long_kinds`` (a subset of ``kinds``) it leases one task at most, and no task
+        queued after that one: a runner prefetches short tasks to save round trips, but a
+        long task it held while running another would wait there while an idle runner could
+        start it (a burst of image tasks went all to one GPU worker).
 
         Reclaims tasks whose lease expired (without consuming a retry); a task that has
         lost its lease more than ``max_lease_losses`` times is failed instead.

@@ -58,8 +58,11 @@ _Uploaded = tuple[tuple[NewResult, ...], tuple[CacheEntry, ...]]
 #: After a wake-up hint whose claim found nothing (another runner was faster), the next
 #: hint waits this long (seconds, uniform) before claiming: see ``Runner._wait_for_work``.
 _YIELD_AFTER_MISS = (0.001, 0.003)
-#: A claim takes at most about this many seconds of work (judged by the last claim's tasks).
+#: A claim takes at most about this many seconds of short tasks (judged by the last claim's).
 _PREFETCH_SECONDS = 0.05
+#: A task kind is short while its last task (or batch: a runner is held for all of it) ran in
+#: less than this many seconds.
+_SHORT_TASK_SECONDS = 0.01
 
 
 class Runner:
@@ -105,6 +108,9 @@ class Runner:
         self.cancel_check_interval = cancel_check_interval
         self.max_prefetch = max(1, max_prefetch)
         self.executed = 0
+        #: Seconds of each kind's last task or batch; kinds not in it count as long.
+        self._seconds: dict[str, float] = {}
+        self._prefetch = 1  # how many tasks the next claim may take
 
         self._held: dict[uuid.UUID, ClaimedTask] = {}
         self._committing: set[uuid.UUID] = set()  # done, commit pending: keep renewing
@@ -170,13 +176,21 @@ class Runner:
 
     # -- claim and execute ----------------------------------------------------------------
     def _run_batch(self) -> bool:
-        limit = getattr(self, "_batch", 1)
+        """Claim and run a run of short tasks, or one long task (with its batch), or both.
+
+        Short tasks are prefetched: a claim takes about ``_PREFETCH_SECONDS`` of them, so
+        their claims and commits are shared. A long one comes alone and last (see
+        ``Store.claim``): held behind another, it would wait while an idle runner could
+        start it. A kind is long until this runner has seen a task of it run short.
+        """
+        limit = self._prefetch
         claimed = self.store.claim(
             self.worker_id,
             self.kinds,
             limit=limit,
             lease_seconds=self.lease_seconds,
             max_lease_losses=self.max_lease_losses,
+            long_kinds=[k for k in self.kinds if self._seconds.get(k, 1.0) >= _SHORT_TASK_SECONDS],
         )
         hinted, self._hinted = self._hinted, False
         self._missed = hinted and not claimed
@@ -185,7 +199,7 @@ class Runner:
         with self._held_lock:
             for ct in claimed:
                 self._held[ct.id] = ct
-        started = time.monotonic()
+        short_seconds, short_tasks = 0.0, 0
         # Prefetched tasks a batchable task took into its batch (run there, not again).
         absorbed: set[uuid.UUID] = set()
         try:
@@ -197,17 +211,17 @@ class Runner:
                         if rest.id not in absorbed:
                             self._hand_back(rest)
                     break
-                self._execute(ct, claimed[index + 1 :], absorbed)
+                ran, seconds = self._execute(ct, claimed[index + 1 :], absorbed)
+                if seconds < _SHORT_TASK_SECONDS:
+                    short_seconds += seconds
+                    short_tasks += ran
         finally:
             self._commit_done()  # the claim's successes, together
-        per_task = (time.monotonic() - started) / len(claimed)
-        # Prefetch more only while tasks are short, and never more than about _PREFETCH_SECONDS
-        # of them, so work stays spread over runners (long tasks are claimed one at a time).
-        if per_task < 0.01:
-            fits = int(_PREFETCH_SECONDS / max(per_task, 1e-6))
-            self._batch = max(1, min(limit * 2, self.max_prefetch, fits))
-        else:
-            self._batch = 1
+        if short_tasks:
+            # Grow the prefetch by doubling, up to about _PREFETCH_SECONDS of such tasks, so
+            # work stays spread over runners. A claim of a long task alone leaves it as it is.
+            fits = int(_PREFETCH_SECONDS * short_tasks / max(short_seconds, 1e-6))
+            self._prefetch = max(1, min(limit * 2, self.max_prefetch, fits))
         return True
 
     def _context(self, ct: ClaimedTask) -> ExecutionContext:
@@ -235,22 +249,31 @@ class Runner:
         ct: ClaimedTask,
         prefetched: Sequence[ClaimedTask] = (),
         absorbed: set[uuid.UUID] | None = None,
-    ) -> None:
+    ) -> tuple[int, float]:
+        """Run ``ct`` (with its batch, for a batchable kind): how many tasks ran, in how
+        many seconds (which become the kind's last seconds)."""
+        started = time.monotonic()
         task_cls = self.registry.get(ct.kind)
         if ct.batch_key is not None and task_cls is not None and task_cls.max_batch_size > 1:
-            self._execute_batch(task_cls, ct, prefetched, set() if absorbed is None else absorbed)
-            return
-        ctx = self._context(ct)
-        self._current = [(ct, ctx)]
-        try:
-            outcome: BaseException | None = None
+            ran = self._execute_batch(
+                task_cls, ct, prefetched, set() if absorbed is None else absorbed
+            )
+        else:
+            ran = 1
+            ctx = self._context(ct)
+            self._current = [(ct, ctx)]
             try:
-                self._decode(ct).execute(ctx)
-            except Exception as exc:
-                outcome = exc
-            self._settle(ct, ctx, outcome)
-        finally:
-            self._finished([ct])
+                outcome: BaseException | None = None
+                try:
+                    self._decode(ct).execute(ctx)
+                except Exception as exc:
+                    outcome = exc
+                self._settle(ct, ctx, outcome)
+            finally:
+                self._finished([ct])
+        seconds = time.monotonic() - started
+        self._seconds[ct.kind] = seconds
+        return ran, seconds
 
     def _execute_batch(
         self,
@@ -258,8 +281,9 @@ class Runner:
         first: ClaimedTask,
         prefetched: Sequence[ClaimedTask],
         absorbed: set[uuid.UUID],
-    ) -> None:
-        """Claim compatible queued tasks and run them in one ``execute_batch`` call.
+    ) -> int:
+        """Claim compatible queued tasks and run them in one ``execute_batch`` call; how
+        many tasks the batch held.
 
         Compatible tasks this runner already prefetched join the batch first; otherwise
         they would sit claimed (unclaimable for the batch) and run alone afterwards.
@@ -311,6 +335,7 @@ class Runner:
                     self._settle(ct, ctx, outcome)
         finally:
             self._finished(batch)
+        return len(batch)
 
     def _settle(
         self, ct: ClaimedTask, ctx: ExecutionContext, outcome: BaseException | None

@@ -139,10 +139,12 @@ SELECT state, COUNT(*) AS n FROM jobs GROUP BY state;
 -- name: claim_ready
 -- Runnable tasks, oldest first, each kind read in order from its end of tasks_ready; then,
 -- when they do not fill the limit, tasks whose lease expired: one statement (see the postgres
--- dialect). An expired task that lost its lease max_lease_losses times already is returned
--- unchanged, with exhausted = 1.
-WITH ready AS MATERIALIZED (
-    SELECT r.seq FROM json_each(:kinds) k
+-- dialect). Of the long kinds it takes one task at most, and nothing queued after that one
+-- (short_kinds and long_kinds together are the kinds; expired tasks are reclaimed of all).
+-- An expired task that lost its lease max_lease_losses times already is returned unchanged,
+-- with exhausted = 1.
+WITH candidates AS MATERIALIZED (
+    SELECT r.seq, 0 AS is_long FROM json_each(:short_kinds) k
     JOIN tasks r ON r.seq IN (
         SELECT t.seq FROM tasks t
         WHERE t.kind = k.value AND t.state = 'QUEUED' AND t.remaining_deps = 0
@@ -150,7 +152,19 @@ WITH ready AS MATERIALIZED (
           AND (SELECT j.state FROM jobs j WHERE j.id = t.job_id) IN ('QUEUED', 'STARTED')
         ORDER BY t.seq
         LIMIT :limit)
-    ORDER BY r.seq
+    UNION ALL
+    SELECT r.seq, 1 AS is_long FROM json_each(:long_kinds) k
+    JOIN tasks r ON r.seq IN (
+        SELECT t.seq FROM tasks t
+        WHERE t.kind = k.value AND t.state = 'QUEUED' AND t.remaining_deps = 0
+          AND t.run_after <= :now
+          AND (SELECT j.state FROM jobs j WHERE j.id = t.job_id) IN ('QUEUED', 'STARTED')
+        ORDER BY t.seq
+        LIMIT 1)
+), ready AS MATERIALIZED (
+    SELECT seq FROM candidates
+    WHERE seq <= coalesce((SELECT min(seq) FROM candidates WHERE is_long = 1), seq)
+    ORDER BY seq
     LIMIT :limit
 ), expired AS MATERIALIZED (
     SELECT seq FROM tasks

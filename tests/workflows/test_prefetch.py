@@ -1,0 +1,114 @@
+"""How much a runner claims at once: short tasks many at a time, long ones never hoarded.
+
+Through the public Client and Runner against a real SQLite file, with two runners in
+threads as two workers of a fleet.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from conveyor import Client, ExecutionContext, JobState, Task
+from conveyor.workflows import Runner
+
+#: Which runner thread ran how many Render tasks, per batch.
+BATCHES: list[tuple[str, int]] = []
+#: Two batches must be under way at once to pass it: a runner that holds every queued
+#: Render task leaves the other runner nothing to start.
+TOGETHER = threading.Barrier(2, timeout=10)
+
+
+class Shot(Task):
+    """A job's root: fans out ``n`` Render tasks."""
+
+    n: int
+
+    def execute(self, context: ExecutionContext) -> None:
+        context.submit_subtasks(Render(i) for i in range(self.n))
+
+
+class Render(Task):
+    """Batchable and long: a GPU batch stand-in that waits for another batch to run."""
+
+    frame: int
+    max_batch_size: ClassVar[int] = 4
+
+    def batch_key(self) -> str:
+        return "render"
+
+    @classmethod
+    def execute_batch(
+        cls, tasks: Sequence[Task], contexts: Sequence[ExecutionContext]
+    ) -> list[BaseException | None]:
+        BATCHES.append((threading.current_thread().name, len(tasks)))
+        TOGETHER.wait()
+        return [None] * len(tasks)
+
+
+class Note(Task):
+    """Short: a no-op that grows a runner's prefetch."""
+
+    def execute(self, context: ExecutionContext) -> None:
+        return None
+
+
+def _runner(client: Client) -> Runner:
+    return client.runner(tasks=[Shot, Render, Note], poll_interval=0.02)
+
+
+def test_a_burst_of_long_tasks_spreads_over_the_runners(tmp_path: Path) -> None:
+    """Two runners that have just run many short tasks (so each claims dozens at once)
+    get one batch each of a burst of eight Render tasks, instead of one runner claiming
+    all eight and running two batches in a row while the other idles."""
+    client = Client(f"sqlite:///{tmp_path}/fleet.db", blobs_url=f"file://{tmp_path}/blobs")
+    runners = [_runner(client), _runner(client)]
+    for runner in runners:
+        for _ in range(40):
+            client.jobs().submit("notes", Note())
+        runner.run_all()
+    BATCHES.clear()
+    TOGETHER.reset()
+    jobs = [client.jobs().submit("shot", Shot(4)) for _ in range(2)]
+    threads = [
+        threading.Thread(target=runner.run_all, name=f"runner-{i}")
+        for i, runner in enumerate(runners)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(BATCHES) == [("runner-0", 4), ("runner-1", 4)]
+    assert all(client.jobs().find(job.id).state is JobState.COMPLETED for job in jobs)
+
+
+def test_short_tasks_after_a_long_batch_are_still_claimed_together(tmp_path: Path) -> None:
+    """A long task at the head of the queue is claimed alone (the short tasks behind it
+    stay free for other runners while it runs), and the 40 short tasks after it still come
+    in one claim: a long batch does not send the prefetch back to one task at a time."""
+    client = Client(f"sqlite:///{tmp_path}/one.db", blobs_url=f"file://{tmp_path}/blobs")
+    runner = _runner(client)
+    for _ in range(40):
+        client.jobs().submit("notes", Note())
+    runner.run_all()
+    client.jobs().submit("shot", Shot(1))
+    client.runner(tasks=[Shot]).run_all()  # the Render task waits at the head of the queue
+    for _ in range(40):
+        client.jobs().submit("notes", Note())
+    claims: list[int] = []
+    claim = client.store.claim
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        claimed = claim(*args, **kwargs)
+        claims.append(len(claimed))
+        return claimed
+
+    client.store.claim = counting  # type: ignore[method-assign]
+    TOGETHER.reset()
+    other = threading.Thread(target=TOGETHER.wait)  # the batch the Render batch waits for
+    other.start()
+    runner.run_all()
+    other.join(10)
+    assert claims == [1, 40, 0]
