@@ -203,6 +203,62 @@ def test_live_progress_is_visible_while_the_task_runs(client: Client) -> None:
         thread.join(timeout=10)
 
 
+class TwoDials(Task):
+    """Sets one indicator once, then moves another until told to stop."""
+
+    def execute(self, context: ExecutionContext) -> None:
+        context.progress("fixed").add(5)
+        context.progress("fixed").done(2)
+        moving = context.progress("moving")
+        moving.add(1_000_000)
+        while not STOP.is_set():
+            time.sleep(0.01)
+            moving.done(1)
+
+
+STOP = threading.Event()
+
+
+def test_live_flushes_write_changes_and_recover_from_a_failed_one(client: Client) -> None:
+    """Live flushes write only the indicators that changed; when one fails (a database
+    hiccup), the next writes every indicator, so the one set once before it still shows."""
+    STOP.clear()
+    job = client.jobs().submit("dials", TwoDials())
+    flush = client.store.flush_progress_many
+    calls: list[set[str | None]] = []  # labels written, per flush after the failed one
+
+    def failing_once(flushes, lease_seconds):  # type: ignore[no-untyped-def]
+        labels = {v.label: v.done for f in flushes for v in f.progress}
+        if not failed and labels.get("fixed") == 2:
+            failed.append(labels)
+            raise OSError("disk I/O error")
+        if failed:
+            calls.append(set(labels))
+        return flush(flushes, lease_seconds)
+
+    failed: list[dict[str | None, int]] = []
+    client.store.flush_progress_many = failing_once  # type: ignore[method-assign]
+    runner = client.runner(tasks=[TwoDials], progress_interval=0.02)
+    thread = threading.Thread(target=runner.run_all)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        live: dict[str | None, tuple[int, int]] = {}
+        while time.monotonic() < deadline and (len(calls) < 5 or live.get("fixed") != (5, 2)):
+            live = {p.label: (p.total, p.done) for p in client.jobs().find(job.id).progress}
+            time.sleep(0.02)
+        assert live.get("fixed") == (5, 2), (live, calls)
+        assert client.jobs().find(job.id).state is JobState.STARTED
+        assert calls[0] == {"fixed", "moving"}  # the one after the failure: whole
+        assert all(c == {"moving"} for c in calls[1:] if c), calls  # then the changes
+    finally:
+        STOP.set()
+        thread.join(timeout=10)
+    done = client.jobs().find(job.id)
+    assert done.state is JobState.COMPLETED
+    assert {p.label: (p.total, p.done) for p in done.progress}["fixed"] == (5, 2)
+
+
 def test_progress_amounts_are_validated(client: Client) -> None:
     from conveyor.workflows.context import ExecutionContext as Ctx
 

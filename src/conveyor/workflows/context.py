@@ -113,6 +113,7 @@ class ExecutionContext:
         self._interrupt: BaseException | None = None
         self._cancelled = False
         self._dirty = False
+        self._flushed: dict[str | None, tuple[int, int]] = {}  # see _changes
         self._wake = on_dirty
 
     # -- subtasks -------------------------------------------------------------------------
@@ -244,6 +245,25 @@ class ExecutionContext:
         return [
             ProgressValue(label, cell[0], cell[1]) for label, cell in list(self._progress.items())
         ]
+
+    def _changes(self) -> list[ProgressValue]:
+        """Absolute values of the indicators that changed since the last ``_changes``: a live
+        flush writes only those (a batch of image tasks moves one indicator of three while
+        it denoises). After a flush that failed, ``_unflushed`` makes the next one whole."""
+        self._dirty = False
+        flushed = self._flushed
+        changes = []
+        for label, cell in list(self._progress.items()):
+            value = (cell[0], cell[1])
+            if flushed.get(label) != value:
+                flushed[label] = value
+                changes.append(ProgressValue(label, *value))
+        return changes
+
+    def _unflushed(self) -> None:
+        """The last ``_changes`` were not stored: write every indicator with the next."""
+        self._flushed.clear()
+        self._mark_dirty()
 
     def _take_events(self) -> list[tuple[str, dict[str, Any]]]:
         events, self._events = self._events, []

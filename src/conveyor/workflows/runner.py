@@ -479,11 +479,17 @@ class Runner:
                     # A batch's tasks in one transaction, with one progress event per job.
                     flushes = [
                         ProgressFlush(
-                            ct.id, ct.attempt, tuple(ctx._snapshot()), tuple(ctx._take_events())
+                            ct.id, ct.attempt, tuple(ctx._changes()), tuple(ctx._take_events())
                         )
                         for ct, ctx in dirty
                     ]
-                    self._apply(self.store.flush_progress_many(flushes, self.lease_seconds))
+                    try:
+                        status = self.store.flush_progress_many(flushes, self.lease_seconds)
+                    except Exception:
+                        for _, ctx in dirty:
+                            ctx._unflushed()
+                        raise
+                    self._apply(status)
                     last_flush = time.monotonic()
                 now = time.monotonic()
                 with self._held_lock:
