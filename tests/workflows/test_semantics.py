@@ -259,6 +259,43 @@ def test_live_flushes_write_changes_and_recover_from_a_failed_one(client: Client
     assert {p.label: (p.total, p.done) for p in done.progress}["fixed"] == (5, 2)
 
 
+class Quiet(Task):
+    """Runs for ``seconds`` without reporting progress (or reporting it all along)."""
+
+    seconds: float
+    report: bool
+
+    def execute(self, context: ExecutionContext) -> None:
+        dial = context.progress("ticks")
+        dial.add(1_000_000)
+        deadline = time.monotonic() + self.seconds
+        while time.monotonic() < deadline:
+            time.sleep(0.005)
+            if self.report:
+                dial.done(1)
+
+
+@pytest.mark.parametrize("report", [True, False])
+def test_live_flushes_stand_in_for_heartbeats(client: Client, report: bool) -> None:
+    """A task whose progress is flushed all along needs no separate heartbeats (each flush
+    renews its lease and reads its job's state); a quiet one still gets them."""
+    beats: list[int] = []
+    heartbeat = client.store.heartbeat
+
+    def counting(leases, lease_seconds):  # type: ignore[no-untyped-def]
+        beats.append(len(leases))
+        return heartbeat(leases, lease_seconds)
+
+    client.store.heartbeat = counting  # type: ignore[method-assign]
+    job = client.jobs().submit("quiet", Quiet(0.6, report))
+    client.runner(tasks=[Quiet], progress_interval=0.02, cancel_check_interval=0.1).run_all()
+    assert client.jobs().find(job.id).state is JobState.COMPLETED
+    if report:
+        assert len(beats) <= 2, beats  # none, but for a stall of the keeper thread
+    else:
+        assert len(beats) >= 4, beats  # every 0.1 s
+
+
 def test_progress_amounts_are_validated(client: Client) -> None:
     from conveyor.workflows.context import ExecutionContext as Ctx
 

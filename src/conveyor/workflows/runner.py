@@ -471,6 +471,7 @@ class Runner:
             try:
                 now = time.monotonic()
                 dirty = [(ct, ctx) for ct, ctx in self._current if ctx._dirty]
+                flushed: set[tuple[uuid.UUID, int]] = set()
                 if dirty:
                     wait = last_flush + self.progress_interval - now
                     if wait > 0:
@@ -491,9 +492,13 @@ class Runner:
                         raise
                     self._apply(status)
                     last_flush = time.monotonic()
+                    flushed = {(ct.id, ct.attempt) for ct, _ in dirty}
                 now = time.monotonic()
                 with self._held_lock:
                     leases = [(ct.id, ct.attempt) for ct in self._held.values()]
+                if flushed and flushed.issuperset(leases):
+                    # That flush renewed every lease and read their jobs' states: a heartbeat.
+                    last_beat = now
                 due = now - last_beat >= min(renew_every, self.cancel_check_interval)
                 if leases and due:
                     self._apply(self.store.heartbeat(leases, self.lease_seconds))
