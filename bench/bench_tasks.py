@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Sequence
 from typing import ClassVar
@@ -56,6 +57,7 @@ class Frame(Task):
     index: int
     seconds: float
     max_batch_size: ClassVar[int] = 8
+    batch_wait: ClassVar[float] = float(os.environ.get("BENCH_BATCH_WAIT") or 0)
 
     def batch_key(self) -> str:
         return f"frame-{self.seconds}"

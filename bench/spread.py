@@ -8,6 +8,12 @@ end; the figure to compare is that time against the ideal (the burst's batches d
 evenly over the workers), and how many Frame tasks each worker ran.
 
     python bench/spread.py [--workers 2] [--jobs 16] [--bursts 8] [--batch-seconds 0.2]
+                           [--batch-wait 0.05]
+
+``--batch-wait`` is the Frame tasks' ``batch_wait`` (what ``CONVEYOR_BATCH_WAIT_SECONDS`` sets
+for image tasks): how long a batch that is not full waits for more. A burst either spreads
+into full batches (about one batch time) or not (two in a row), so look at the mean as
+well as the median.
 """
 
 from __future__ import annotations
@@ -53,12 +59,20 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=1, help="Frame tasks per job")
     parser.add_argument("--bursts", type=int, default=8)
     parser.add_argument("--batch-seconds", type=float, default=0.2)
+    parser.add_argument("--batch-wait", type=float, default=0.0)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, Procs(Path(tmp)) as procs:
         url = f"sqlite:///{tmp}/spread.db"
         client = Client(url, blobs_url=f"file://{tmp}/blobs")
         for i in range(args.workers):
-            procs.start(f"worker{i}", "worker", str(HERE / "bench_tasks.py"), "--database-url", url)
+            procs.start(
+                f"worker{i}",
+                "worker",
+                str(HERE / "bench_tasks.py"),
+                "--database-url",
+                url,
+                BENCH_BATCH_WAIT=str(args.batch_wait),
+            )
         burst(client, args.workers * 8, 1, 0.01)  # workers up, every kind seen once
         walls, spread = [], []
         for _ in range(args.bursts):
@@ -73,11 +87,11 @@ def main() -> None:
     ideal = math.ceil(batches / args.workers) * args.batch_seconds
     print(
         f"{args.workers} workers, bursts of {args.jobs} jobs x {args.frames} frames "
-        f"({batches} batches of <= 8, {args.batch_seconds} s each)"
+        f"({batches} batches of <= 8, {args.batch_seconds} s each, batch wait {args.batch_wait} s)"
     )
     print(
-        f"burst time: median {statistics.median(walls):.3f} s, min {min(walls):.3f}, "
-        f"max {max(walls):.3f} (ideal {ideal:.3f} s)"
+        f"burst time: median {statistics.median(walls):.3f} s, mean {statistics.mean(walls):.3f}, "
+        f"min {min(walls):.3f}, max {max(walls):.3f} (ideal {ideal:.3f} s)"
     )
     print("frames per worker, each burst: " + "  ".join("/".join(map(str, c)) for c in spread))
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from uuid import UUID
 
 import pytest
@@ -10,8 +12,10 @@ from conveyor.diffusion import ModelRegistry
 from conveyor.diffusion.previews import preview_key, preview_path
 from conveyor.diffusion.runtime import (
     BATCH_SIZE_ENV_VAR,
+    BATCH_WAIT_ENV_VAR,
     DEFAULT_BATCH_SIZE,
     batch_size_setting,
+    batch_wait_setting,
     current_registry,
     use_registry,
 )
@@ -25,6 +29,33 @@ def test_batch_size_setting() -> None:
     for bad in ("0", "257", "eight"):
         with pytest.raises(ValueError, match=BATCH_SIZE_ENV_VAR):
             batch_size_setting({BATCH_SIZE_ENV_VAR: bad})
+
+
+def test_batch_wait_setting() -> None:
+    assert batch_wait_setting({}) == 0.0
+    assert batch_wait_setting({BATCH_WAIT_ENV_VAR: " 0.05 "}) == 0.05
+    assert batch_wait_setting({BATCH_WAIT_ENV_VAR: "10"}) == 10.0
+    for bad in ("-0.1", "11", "nan", "soon"):
+        with pytest.raises(ValueError, match=BATCH_WAIT_ENV_VAR):
+            batch_wait_setting({BATCH_WAIT_ENV_VAR: bad})
+
+
+def test_image_tasks_take_the_batch_settings_of_their_process(
+    subprocess_env: dict[str, str],
+) -> None:
+    """Read when the tasks module is imported, as a worker does: the flags of ``worker``
+    and ``dev`` set the variables first (``export_diffusion_settings``)."""
+    code = (
+        "from conveyor.cli._options import export_diffusion_settings as e;"
+        "e(max_batch_size=3, batch_wait_seconds=0.25);"
+        "from conveyor.diffusion.tasks import GenerateImage as G;"
+        "print(G.max_batch_size, G.batch_wait)"
+    )
+    env = {k: v for k, v in subprocess_env.items() if not k.startswith("CONVEYOR_")}
+    run = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert run.stdout.split() == ["3", "0.25"], run.stderr
 
 
 def test_use_registry_nests_and_restores(registry: ModelRegistry) -> None:

@@ -1,5 +1,6 @@
-"""The diffusion settings as flags: ``--models`` on ``serve``, ``--models``, ``--device`` and
-``--max-batch-size`` on ``worker``, each the same as its ``CONVEYOR_<NAME>`` variable."""
+"""The diffusion settings as flags: ``--models`` on ``serve``, ``--models``, ``--device``,
+``--max-batch-size`` and ``--batch-wait-seconds`` on ``worker``, each the same as its
+``CONVEYOR_<NAME>`` variable."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ def test_models_and_batch_size_flags_reach_the_api_and_the_worker(
         worker = subprocess.run(
             [sys.executable, "-m", "conveyor.cli", "worker", "conveyor.diffusion.tasks",
              "--drain", "--database-url", db_url, "--models", MODELS, "--device", "cpu",
-             "--max-batch-size", "2"],
+             "--max-batch-size", "2", "--batch-wait-seconds", "0.01"],
             env=env, capture_output=True, text=True, timeout=180,
         )  # fmt: skip
         assert worker.returncode == 0, worker.stdout + worker.stderr
@@ -52,6 +53,7 @@ def test_bad_flag_values_are_one_error_line(tmp_path: Path, subprocess_env: dict
     for args, message in [
         (("worker", "conveyor.diffusion.tasks", "--models", "{bad"), "CONVEYOR_MODELS"),
         (("worker", "conveyor.diffusion.tasks", "--max-batch-size", "0"), "--max-batch-size"),
+        (("dev", "--batch-wait-seconds", "-1"), "--batch-wait-seconds"),
         (("serve", "--models", '{"a": 3}'), "CONVEYOR_MODELS must be a JSON object"),
     ]:
         run = subprocess.run(

@@ -1,4 +1,5 @@
-"""How much a runner claims at once: short tasks many at a time, long ones never hoarded.
+"""How much a runner claims at once: short tasks many at a time, long ones never hoarded,
+and a batch that is not full waits ``batch_wait`` seconds for more.
 
 Through the public Client and Runner against a real SQLite file, with two runners in
 threads as two workers of a fleet.
@@ -7,6 +8,7 @@ threads as two workers of a fleet.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -112,3 +114,64 @@ def test_short_tasks_after_a_long_batch_are_still_claimed_together(tmp_path: Pat
     runner.run_all()
     other.join(10)
     assert claims == [1, 40, 0]
+
+
+class Tile(Task):
+    """Batchable, with a long batch window: a batch runs once full (or at ``stop()``)."""
+
+    index: int
+    max_batch_size: ClassVar[int] = 4
+    batch_wait: ClassVar[float] = 60.0
+
+    def batch_key(self) -> str:
+        return "tile"
+
+    @classmethod
+    def execute_batch(
+        cls, tasks: Sequence[Task], contexts: Sequence[ExecutionContext]
+    ) -> list[BaseException | None]:
+        BATCHES.append((threading.current_thread().name, len(tasks)))
+        return [None] * len(tasks)
+
+
+def _wait_started(client: Client, job_id: object) -> None:
+    deadline = time.monotonic() + 10
+    while client.jobs().find(job_id).state is JobState.QUEUED:  # type: ignore[arg-type]
+        assert time.monotonic() < deadline, "the runner never claimed the task"
+        time.sleep(0.01)
+
+
+def test_a_batch_waits_for_tasks_queued_after_it_started_filling(tmp_path: Path) -> None:
+    """Jobs submitted one after another (roots committing one by one, in a burst) fill one
+    batch instead of running as a batch of one and then one of the rest; the batch starts
+    as soon as it is full, long before its window ends."""
+    client = Client(f"sqlite:///{tmp_path}/wait.db", blobs_url=f"file://{tmp_path}/blobs")
+    BATCHES.clear()
+    first = client.jobs().submit("tile", Tile(0))
+    runner = client.runner(tasks=[Tile], poll_interval=0.02)
+    thread = threading.Thread(target=runner.run_all, name="waiting")
+    thread.start()
+    _wait_started(client, first.id)
+    rest = []
+    for i in range(1, 4):
+        time.sleep(0.05)
+        rest.append(client.jobs().submit("tile", Tile(i)))
+    thread.join(30)  # far less than the 60 s window: full batches do not wait
+    assert not thread.is_alive()
+    assert BATCHES == [("waiting", 4)]
+    assert all(client.jobs().find(j.id).state is JobState.COMPLETED for j in [first, *rest])
+
+
+def test_stop_ends_a_batch_window_and_the_batch_still_runs(tmp_path: Path) -> None:
+    client = Client(f"sqlite:///{tmp_path}/stop.db", blobs_url=f"file://{tmp_path}/blobs")
+    BATCHES.clear()
+    job = client.jobs().submit("tile", Tile(0))
+    runner = client.runner(tasks=[Tile], poll_interval=0.02)
+    thread = threading.Thread(target=runner.run_forever, name="stopping")
+    thread.start()
+    _wait_started(client, job.id)
+    runner.stop(grace=30)
+    thread.join(30)
+    assert not thread.is_alive()
+    assert BATCHES == [("stopping", 1)]
+    assert client.jobs().find(job.id).state is JobState.COMPLETED

@@ -58,17 +58,34 @@ MaxBatchSize = Annotated[
         show_default=False,
     ),
 ]
+BatchWaitSeconds = Annotated[
+    float | None,
+    typer.Option(
+        "--batch-wait-seconds",
+        envvar="CONVEYOR_BATCH_WAIT_SECONDS",
+        min=0,
+        max=10,
+        help="diffusion: how long a batch that is not full waits for more image tasks "
+        "\\[default: 0]",
+        show_default=False,
+    ),
+]
 
 
 def export_diffusion_settings(
-    *, models: str | None = None, device: str | None = None, max_batch_size: int | None = None
+    *,
+    models: str | None = None,
+    device: str | None = None,
+    max_batch_size: int | None = None,
+    batch_wait_seconds: float | None = None,
 ) -> None:
     """Hand diffusion settings given as flags to the diffusion layer.
 
-    That layer reads ``CONVEYOR_MODELS``, ``CONVEYOR_DEVICE`` and ``CONVEYOR_MAX_BATCH_SIZE``
-    from the environment when its tasks are imported and its first model loads, so the
-    flags go there before the command imports any task module; a worker this process
-    starts inherits them. A malformed ``--models`` fails now, not at the first request.
+    That layer reads ``CONVEYOR_MODELS``, ``CONVEYOR_DEVICE``, ``CONVEYOR_MAX_BATCH_SIZE`` and
+    ``CONVEYOR_BATCH_WAIT_SECONDS`` from the environment when its tasks are imported and its
+    first model loads, so the flags go there before the command imports any task module; a
+    worker this process starts inherits them. A malformed ``--models`` fails now, not at the
+    first request.
     """
     if models is not None:
         from conveyor.diffusion import parse_models_setting
@@ -79,3 +96,5 @@ def export_diffusion_settings(
         os.environ["CONVEYOR_DEVICE"] = device
     if max_batch_size is not None:
         os.environ["CONVEYOR_MAX_BATCH_SIZE"] = str(max_batch_size)
+    if batch_wait_seconds is not None:
+        os.environ["CONVEYOR_BATCH_WAIT_SECONDS"] = repr(batch_wait_seconds)

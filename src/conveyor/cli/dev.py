@@ -7,6 +7,7 @@ import sys
 
 from conveyor.cli._app import app, err_console
 from conveyor.cli._options import (
+    BatchWaitSeconds,
     BlobsUrl,
     DatabaseUrl,
     Device,
@@ -40,12 +41,18 @@ def dev(
     models: Models = None,
     device: Device = None,
     max_batch_size: MaxBatchSize = None,
+    batch_wait_seconds: BatchWaitSeconds = None,
 ) -> None:
     """Serve the API and run one worker (a child process) on the same database."""
     from conveyor.api.app import effective_blobs_url
 
     # The worker inherits them; the API validates requests against the models.
-    export_diffusion_settings(models=models, device=device, max_batch_size=max_batch_size)
+    export_diffusion_settings(
+        models=models,
+        device=device,
+        max_batch_size=max_batch_size,
+        batch_wait_seconds=batch_wait_seconds,
+    )
 
     settings = build_settings(
         host=host,

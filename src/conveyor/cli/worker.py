@@ -15,6 +15,7 @@ import typer
 
 from conveyor.cli._app import app, console, escape, fail
 from conveyor.cli._options import (
+    BatchWaitSeconds,
     BlobsUrl,
     DatabaseUrl,
     Device,
@@ -76,10 +77,16 @@ def worker(
     models: Models = None,
     device: Device = None,
     max_batch_size: MaxBatchSize = None,
+    batch_wait_seconds: BatchWaitSeconds = None,
 ) -> None:
     """Run the Task classes defined in MODULES until SIGTERM/SIGINT."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    export_diffusion_settings(models=models, device=device, max_batch_size=max_batch_size)
+    export_diffusion_settings(
+        models=models,
+        device=device,
+        max_batch_size=max_batch_size,
+        batch_wait_seconds=batch_wait_seconds,
+    )
     tasks = load_task_classes(modules)
     client = Client(database_url, blobs_url=blobs_url)
     runner = client.runner(

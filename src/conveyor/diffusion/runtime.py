@@ -17,8 +17,10 @@ from conveyor.diffusion.registry import ModelRegistry, default_registry
 
 __all__ = [
     "BATCH_SIZE_ENV_VAR",
+    "BATCH_WAIT_ENV_VAR",
     "DEFAULT_BATCH_SIZE",
     "batch_size_setting",
+    "batch_wait_setting",
     "current_registry",
     "use_registry",
 ]
@@ -27,6 +29,8 @@ BATCH_SIZE_ENV_VAR = "CONVEYOR_MAX_BATCH_SIZE"
 #: Images a worker denoises together by default: 8 keeps a CPU busy and fits any GPU.
 DEFAULT_BATCH_SIZE = 8
 _MAX_BATCH_SIZE = 256
+BATCH_WAIT_ENV_VAR = "CONVEYOR_BATCH_WAIT_SECONDS"
+_MAX_BATCH_WAIT = 10.0
 
 _override: ModelRegistry | None = None
 _lock = threading.Lock()
@@ -44,6 +48,22 @@ def batch_size_setting(environ: Mapping[str, str] | None = None) -> int:
         raise ValueError(f"{BATCH_SIZE_ENV_VAR} must be an integer, got {text!r}") from None
     if not 1 <= value <= _MAX_BATCH_SIZE:
         raise ValueError(f"{BATCH_SIZE_ENV_VAR} must be between 1 and {_MAX_BATCH_SIZE}")
+    return value
+
+
+def batch_wait_setting(environ: Mapping[str, str] | None = None) -> float:
+    """``$CONVEYOR_BATCH_WAIT_SECONDS`` (default 0): how long a worker whose batch is not full
+    waits for more image tasks to be queued before it starts denoising."""
+    env = os.environ if environ is None else environ
+    text = (env.get(BATCH_WAIT_ENV_VAR) or "").strip()
+    if not text:
+        return 0.0
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{BATCH_WAIT_ENV_VAR} must be a number, got {text!r}") from None
+    if not 0 <= value <= _MAX_BATCH_WAIT:  # also refuses nan
+        raise ValueError(f"{BATCH_WAIT_ENV_VAR} must be between 0 and {_MAX_BATCH_WAIT:g} seconds")
     return value
 
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from conveyor.diffusion.batching import BatchInfo, Member, denoise_batch
 from conveyor.diffusion.imaging import contact_sheet, encode_png
 from conveyor.diffusion.request import GenerationItem, GenerationParams
-from conveyor.diffusion.runtime import batch_size_setting, current_registry
+from conveyor.diffusion.runtime import batch_size_setting, batch_wait_setting, current_registry
 from conveyor.exceptions import TaskCancelledError
 from conveyor.workflows import ExecutionContext, Task
 
@@ -144,6 +144,7 @@ class GenerateImage(Task):
     preview_every: int | None = None
 
     max_batch_size: ClassVar[int] = batch_size_setting()
+    batch_wait: ClassVar[float] = batch_wait_setting()
 
     @classmethod
     def identifier(cls) -> tuple[str, str]:

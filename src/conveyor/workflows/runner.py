@@ -299,19 +299,8 @@ class Runner:
         # Commit earlier tasks' successes first: they are not held up by the batch, and the
         # subtasks they add (the image tasks of the roots just run) can join it.
         self._commit_done()
-        more: list[ClaimedTask] = []
-        if room > len(mates):
-            more = self.store.claim_batch(
-                self.worker_id,
-                first.kind,
-                first.batch_key,
-                limit=room - len(mates),
-                lease_seconds=self.lease_seconds,
-            )
+        more = self._claim_mates(first, room - len(mates), task_cls.batch_wait)
         batch = [first, *mates, *more]
-        with self._held_lock:
-            for ct in more:
-                self._held[ct.id] = ct
         pairs: list[tuple[ClaimedTask, ExecutionContext, Task]] = []
         try:
             for ct in batch:
@@ -336,6 +325,31 @@ class Runner:
         finally:
             self._finished(batch)
         return len(batch)
+
+    def _claim_mates(self, first: ClaimedTask, limit: int, wait: float) -> list[ClaimedTask]:
+        """Up to ``limit`` more queued tasks of ``first``'s kind and batch key; while fewer
+        are queued, wait up to ``wait`` seconds for more, claiming again after each commit
+        elsewhere that may have queued some (or ``stop()``)."""
+        assert first.batch_key is not None
+        mates: list[ClaimedTask] = []
+        deadline = time.monotonic() + wait
+        while len(mates) < limit:
+            claimed = self.store.claim_batch(
+                self.worker_id,
+                first.kind,
+                first.batch_key,
+                limit=limit - len(mates),
+                lease_seconds=self.lease_seconds,
+            )
+            with self._held_lock:
+                for ct in claimed:
+                    self._held[ct.id] = ct
+            mates += claimed
+            left = deadline - time.monotonic()
+            if len(mates) >= limit or left <= 0 or self._stopping.is_set():
+                break
+            self.store.wait_for_work(left, self._idle)
+        return mates
 
     def _settle(
         self, ct: ClaimedTask, ctx: ExecutionContext, outcome: BaseException | None

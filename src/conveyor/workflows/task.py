@@ -60,6 +60,10 @@ class Task:
 
     #: How many tasks a runner may hand to one ``execute_batch`` call.
     max_batch_size: ClassVar[int] = 1
+    #: Seconds a runner may wait for more compatible tasks to be queued while a batch is not
+    #: full: a burst of jobs whose roots commit one after another then fills batches instead
+    #: of starting a small one per worker. 0 (the default) runs what is queued at once.
+    batch_wait: ClassVar[float] = 0.0
 
     @classmethod
     def execute_batch(
