@@ -1,17 +1,19 @@
 """How much a runner claims at once: short tasks many at a time, long ones never hoarded,
 and a batch that is not full waits ``batch_wait`` seconds for more.
 
-Through the public Client and Runner against a real SQLite file, with two runners in
-threads as two workers of a fleet.
+Through the public Client and Runner on each engine, with two runners in threads as two
+workers of a fleet.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
+
+import pytest
 
 from conveyor import Client, ExecutionContext, JobState, Task
 from conveyor.workflows import Runner
@@ -57,15 +59,21 @@ class Note(Task):
         return None
 
 
+@pytest.fixture
+def client(store_url: str, tmp_path: Path) -> Iterator[Client]:
+    c = Client(store_url, blobs_url=(tmp_path / "blobs").as_uri())
+    yield c
+    c.close()
+
+
 def _runner(client: Client) -> Runner:
     return client.runner(tasks=[Shot, Render, Note], poll_interval=0.02)
 
 
-def test_a_burst_of_long_tasks_spreads_over_the_runners(tmp_path: Path) -> None:
+def test_a_burst_of_long_tasks_spreads_over_the_runners(client: Client) -> None:
     """Two runners that have just run many short tasks (so each claims dozens at once)
     get one batch each of a burst of eight Render tasks, instead of one runner claiming
     all eight and running two batches in a row while the other idles."""
-    client = Client(f"sqlite:///{tmp_path}/fleet.db", blobs_url=f"file://{tmp_path}/blobs")
     runners = [_runner(client), _runner(client)]
     for runner in runners:
         for _ in range(40):
@@ -86,11 +94,10 @@ def test_a_burst_of_long_tasks_spreads_over_the_runners(tmp_path: Path) -> None:
     assert all(client.jobs().find(job.id).state is JobState.COMPLETED for job in jobs)
 
 
-def test_short_tasks_after_a_long_batch_are_still_claimed_together(tmp_path: Path) -> None:
+def test_short_tasks_after_a_long_batch_are_still_claimed_together(client: Client) -> None:
     """A long task at the head of the queue is claimed alone (the short tasks behind it
     stay free for other runners while it runs), and the 40 short tasks after it still come
-    in one claim: a long batch does not send the prefetch back to one task at a time."""
-    client = Client(f"sqlite:///{tmp_path}/one.db", blobs_url=f"file://{tmp_path}/blobs")
+    in a claim or two: a long batch does not send the prefetch back to one task at a time."""
     runner = _runner(client)
     for _ in range(40):
         client.jobs().submit("notes", Note())
@@ -113,7 +120,9 @@ def test_short_tasks_after_a_long_batch_are_still_claimed_together(tmp_path: Pat
     other.start()
     runner.run_all()
     other.join(10)
-    assert claims == [1, 40, 0]
+    assert claims[0] == 1 and claims[-1] == 0 and sum(claims) == 41, claims
+    # One or two claims (the prefetch is about 50 ms of such tasks), not 1, 2, 4, 8, 16, 9.
+    assert len(claims) <= 4, claims
 
 
 class Tile(Task):
@@ -141,11 +150,10 @@ def _wait_started(client: Client, job_id: object) -> None:
         time.sleep(0.01)
 
 
-def test_a_batch_waits_for_tasks_queued_after_it_started_filling(tmp_path: Path) -> None:
+def test_a_batch_waits_for_tasks_queued_after_it_started_filling(client: Client) -> None:
     """Jobs submitted one after another (roots committing one by one, in a burst) fill one
     batch instead of running as a batch of one and then one of the rest; the batch starts
     as soon as it is full, long before its window ends."""
-    client = Client(f"sqlite:///{tmp_path}/wait.db", blobs_url=f"file://{tmp_path}/blobs")
     BATCHES.clear()
     first = client.jobs().submit("tile", Tile(0))
     runner = client.runner(tasks=[Tile], poll_interval=0.02)
@@ -162,8 +170,7 @@ def test_a_batch_waits_for_tasks_queued_after_it_started_filling(tmp_path: Path)
     assert all(client.jobs().find(j.id).state is JobState.COMPLETED for j in [first, *rest])
 
 
-def test_stop_ends_a_batch_window_and_the_batch_still_runs(tmp_path: Path) -> None:
-    client = Client(f"sqlite:///{tmp_path}/stop.db", blobs_url=f"file://{tmp_path}/blobs")
+def test_stop_ends_a_batch_window_and_the_batch_still_runs(client: Client) -> None:
     BATCHES.clear()
     job = client.jobs().submit("tile", Tile(0))
     runner = client.runner(tasks=[Tile], poll_interval=0.02)
