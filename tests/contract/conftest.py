@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from conveyor import Client
 from conveyor.store import Store, open_store
 
 
@@ -35,3 +36,11 @@ def open_stores(store_url: str) -> Iterator[Callable[[], Store]]:
 @pytest.fixture
 def store(open_stores: Callable[[], Store]) -> Store:
     return open_stores()
+
+
+@pytest.fixture
+def client(store_url: str, tmp_path: Path) -> Iterator[Client]:
+    """The public client on the engine under test, with blobs in the test's temp dir."""
+    c = Client(store_url, blobs_url=(tmp_path / "blobs").as_uri())
+    yield c
+    c.close()

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from conveyor import Client, ExecutionContext, JobState, ProgressIndicator, Task
 from conveyor.examples import Countdown, Summarize, Tick, Verify
@@ -23,13 +20,6 @@ class MyTask(Task):
 class MySubTask(Task):
     def execute(self, context: ExecutionContext) -> None:
         context.progress().done(1)
-
-
-@pytest.fixture
-def client(store_url: str, tmp_path: Path) -> Iterator[Client]:
-    c = Client(store_url, blobs_url=(tmp_path / "blobs").as_uri())
-    yield c
-    c.close()
 
 
 def test_seed_progress_example(client: Client) -> None:

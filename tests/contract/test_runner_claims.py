@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any, ClassVar
-
-import pytest
 
 from conveyor import Client, ExecutionContext, JobState, Task
 from conveyor.workflows import Runner
@@ -57,13 +54,6 @@ class Note(Task):
 
     def execute(self, context: ExecutionContext) -> None:
         return None
-
-
-@pytest.fixture
-def client(store_url: str, tmp_path: Path) -> Iterator[Client]:
-    c = Client(store_url, blobs_url=(tmp_path / "blobs").as_uri())
-    yield c
-    c.close()
 
 
 def _runner(client: Client) -> Runner:

@@ -60,7 +60,6 @@ class RunnerMixin(DomainMixin):
                 expires=expires,
                 now=now,
                 kinds=list(kinds),
-                short_kinds=[k for k in kinds if k not in long_kinds],
                 long_kinds=[k for k in kinds if k in long_kinds],
                 limit=limit,
                 max_lease_losses=max_lease_losses,

@@ -157,32 +157,22 @@ SELECT state, COUNT(*) AS n FROM jobs GROUP BY state;
 -- is (one scan over all kinds reads and sorts every queued task). The price: while several
 -- kinds are runnable at once, rows of one kind beyond the oldest limit overall stay locked
 -- (skipped by other claimers) until this claim commits.
--- Of the long kinds it takes one task at most, and nothing queued after that one: a worker
--- never sits on long tasks that another could start now (short_kinds and long_kinds together
--- are the kinds; expired tasks are reclaimed of all of them).
+-- Of the long kinds (a subset of kinds) it takes one task at most, and nothing queued after
+-- that one: a worker never sits on long tasks that another could start now.
 -- An expired task that may be reclaimed gets a new attempt and a lease loss; one that lost
 -- its lease max_lease_losses times already is only locked and returned unchanged, with
 -- exhausted = true, for the engine to fail.
 WITH candidates AS MATERIALIZED (
-    SELECT r.seq, false AS is_long FROM unnest(%(short_kinds)s::text[]) AS k(kind)
+    SELECT r.seq, k.is_long FROM (
+        SELECT kind, kind = ANY(%(long_kinds)s::text[]) FROM unnest(%(kinds)s::text[]) AS kind
+    ) AS k(kind, is_long)
     CROSS JOIN LATERAL (
         SELECT t.seq FROM tasks t
         WHERE t.kind = k.kind AND t.state = 'QUEUED' AND t.remaining_deps = 0
           AND t.run_after <= %(now)s
           AND (SELECT j.state FROM jobs j WHERE j.id = t.job_id) IN ('QUEUED', 'STARTED')
         ORDER BY t.seq
-        LIMIT %(limit)s
-        FOR UPDATE SKIP LOCKED
-    ) r
-    UNION ALL
-    SELECT r.seq, true AS is_long FROM unnest(%(long_kinds)s::text[]) AS k(kind)
-    CROSS JOIN LATERAL (
-        SELECT t.seq FROM tasks t
-        WHERE t.kind = k.kind AND t.state = 'QUEUED' AND t.remaining_deps = 0
-          AND t.run_after <= %(now)s
-          AND (SELECT j.state FROM jobs j WHERE j.id = t.job_id) IN ('QUEUED', 'STARTED')
-        ORDER BY t.seq
-        LIMIT 1
+        LIMIT CASE WHEN k.is_long THEN 1 ELSE %(limit)s END
         FOR UPDATE SKIP LOCKED
     ) r
 ), ready AS MATERIALIZED (

@@ -139,12 +139,14 @@ SELECT state, COUNT(*) AS n FROM jobs GROUP BY state;
 -- name: claim_ready
 -- Runnable tasks, oldest first, each kind read in order from its end of tasks_ready; then,
 -- when they do not fill the limit, tasks whose lease expired: one statement (see the postgres
--- dialect). Of the long kinds it takes one task at most, and nothing queued after that one
--- (short_kinds and long_kinds together are the kinds; expired tasks are reclaimed of all).
+-- dialect). Of the long kinds (a subset of kinds) it takes one task at most, and nothing
+-- queued after that one. It reads up to limit rows of a long kind too: LIMIT cannot depend
+-- on the kind here, and SQLite locks no rows.
 -- An expired task that lost its lease max_lease_losses times already is returned unchanged,
 -- with exhausted = 1.
 WITH candidates AS MATERIALIZED (
-    SELECT r.seq, 0 AS is_long FROM json_each(:short_kinds) k
+    SELECT r.seq, k.value IN (SELECT value FROM json_each(:long_kinds)) AS is_long
+    FROM json_each(:kinds) k
     JOIN tasks r ON r.seq IN (
         SELECT t.seq FROM tasks t
         WHERE t.kind = k.value AND t.state = 'QUEUED' AND t.remaining_deps = 0
@@ -152,15 +154,6 @@ WITH candidates AS MATERIALIZED (
           AND (SELECT j.state FROM jobs j WHERE j.id = t.job_id) IN ('QUEUED', 'STARTED')
         ORDER BY t.seq
         LIMIT :limit)
-    UNION ALL
-    SELECT r.seq, 1 AS is_long FROM json_each(:long_kinds) k
-    JOIN tasks r ON r.seq IN (
-        SELECT t.seq FROM tasks t
-        WHERE t.kind = k.value AND t.state = 'QUEUED' AND t.remaining_deps = 0
-          AND t.run_after <= :now
-          AND (SELECT j.state FROM jobs j WHERE j.id = t.job_id) IN ('QUEUED', 'STARTED')
-        ORDER BY t.seq
-        LIMIT 1)
 ), ready AS MATERIALIZED (
     SELECT seq FROM candidates
     WHERE seq <= coalesce((SELECT min(seq) FROM candidates WHERE is_long = 1), seq)
