@@ -117,3 +117,28 @@ def test_bench_bad_input_is_one_error_line(
     assert run.returncode != 0
     assert "Traceback" not in output
     assert message in output
+
+
+def test_gpu_check_rehearses_on_the_cpu(tmp_path: Path, subprocess_env: dict[str, str]) -> None:
+    """``bench/gpu_check.sh`` (what a lent GPU machine runs) with ``--device cpu``: both models
+    through the embedded system give the same bytes twice, and both benchmarks write a table."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    python3 = bin_dir / "python3"  # the script calls python3: make it this interpreter
+    python3.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    python3.chmod(0o755)
+    out = tmp_path / "out"
+    env = {**subprocess_env, "PATH": f"{bin_dir}:{subprocess_env['PATH']}"}
+    run = subprocess.run(
+        ["bash", str(ROOT / "bench" / "gpu_check.sh"), "--device", "cpu", "--seconds", "0",
+         "--pairs", "1", "--steps", "1", "--out", str(out)],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    checks = (out / "checks.txt").read_text()
+    for model in ("digits", "tiny-sd"):
+        assert f"{model}: on cpu in torch.float32;" in checks
+    assert checks.count("same seed, same bytes: yes") == 2
+    for name, sizes in (("bench_digits", (1, 8, 32)), ("bench_tiny_sd", (1, 8))):
+        rows = [line.split() for line in (out / f"{name}.txt").read_text().splitlines()]
+        assert [int(r[0]) for r in rows if r and r[0].isdigit() and len(r) == 9] == list(sizes)
