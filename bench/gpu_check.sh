@@ -13,6 +13,7 @@ wheels=(
   diffusers==0.42.1
   pydantic==2.13.4 pydantic_core==2.46.4 pydantic-settings==2.14.1
   annotated-types==0.7.0 typing-inspection==0.4.2 python-dotenv==1.2.2
+  typing-extensions==4.16.0  # pydantic wants >= 4.14.1; the image's version is not on record
 )
 
 if [ "${1:-}" = fetch ]; then
