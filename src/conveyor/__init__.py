@@ -6,6 +6,7 @@ from conveyor.exceptions import (
     ConveyorError,
     JobNotFoundError,
     LeaseLostError,
+    ResultNotFoundError,
     SerializationError,
     TaskCancelledError,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "JobState",
     "LeaseLostError",
     "ProgressIndicator",
+    "ResultNotFoundError",
     "Runner",
     "SerializationError",
     "Task",

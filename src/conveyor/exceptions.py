@@ -36,6 +36,10 @@ class JobNotFoundError(ConveyorError, LookupError):
     """The job does not exist (or belongs to another tenant)."""
 
 
+class ResultNotFoundError(ConveyorError, LookupError):
+    """The job has no result of that name (yet, or its bytes are gone from the blob store)."""
+
+
 class InvalidStateError(ConveyorError):
     """The operation does not apply to the job or task in its current state."""
 

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conveyor import AsyncClient, Client, JobNotFoundError
+from conveyor import AsyncClient, Client, JobNotFoundError, ResultNotFoundError
 from conveyor.examples import Countdown, Fail, NoOp, Sleep
 from conveyor.exceptions import ConflictError, InvalidStateError
 from conveyor.models import JobState
@@ -69,6 +69,8 @@ def test_remote_client_mirrors_embedded(api: ApiEnv) -> None:
         [result] = done.results
         assert jobs.download(job, result.name) == b'{"ticks": 2, "steps": 4}'
         assert jobs.download(job, result.blob_key) == b'{"ticks": 2, "steps": 4}'
+        with pytest.raises(ResultNotFoundError, match="has no result"):
+            jobs.download(job, "nope.json")  # as the embedded client raises
         assert [t.identifier for t in jobs.tasks(job)][:2] == ["Countdown", "Tick"]
         assert jobs.status(job)["result"]["inline"]["summary.json"] == {"ticks": 2, "steps": 4}
 

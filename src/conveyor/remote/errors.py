@@ -10,7 +10,13 @@ from typing import Any
 
 import httpx
 
-from conveyor.exceptions import ConflictError, ConveyorError, InvalidStateError, JobNotFoundError
+from conveyor.exceptions import (
+    ConflictError,
+    ConveyorError,
+    InvalidStateError,
+    JobNotFoundError,
+    ResultNotFoundError,
+)
 
 __all__ = ["AuthenticationError", "RemoteError", "RemoteValidationError", "raise_for_response"]
 
@@ -64,6 +70,10 @@ def raise_for_response(response: httpx.Response) -> None:
         isinstance(item, dict) and item.get("loc") == ["path", "job_id"] for item in detail
     ):
         raise JobNotFoundError(message)
+    if status == 404 and any(
+        isinstance(item, dict) and item.get("loc") == ["path", "name"] for item in detail
+    ):
+        raise ResultNotFoundError(message)
     if status == 409:
         if "idempotency_conflict" in types:
             raise ConflictError(message)

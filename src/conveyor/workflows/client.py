@@ -8,15 +8,17 @@ same ``jobs()`` API (``conveyor.remote``).
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from conveyor.blobs import BlobStore, open_blobs
+from conveyor.blobs import BlobNotFoundError, BlobStore, open_blobs
+from conveyor.exceptions import ResultNotFoundError
 from conveyor.ids import new_id, parse_id
-from conveyor.models import Job, JobState, TaskInfo
+from conveyor.models import Event, Job, JobState, TaskInfo
 from conveyor.settings import env_blobs_url, env_database_url
 from conveyor.store import NewJob, Store, open_store
 from conveyor.workflows._serde import new_task
@@ -58,8 +60,8 @@ class Client:
         self.blobs: BlobStore = open_blobs(blobs_url or blobs_url_for(self.url))
 
     def jobs(self) -> JobClient:
-        """Submit, find, query, cancel and retry jobs."""
-        return JobClient(self.store)
+        """Submit, find, query, cancel and retry jobs; download results, watch events."""
+        return JobClient(self.store, blobs=self.blobs)
 
     def runner(self, tasks: Sequence[type[Task]], **options: Any) -> Runner:
         """A runner executing the given task classes from this client's database."""
@@ -83,12 +85,23 @@ def _job_id(job: UUID | str | Job) -> UUID:
     return parse_id(job)
 
 
-class JobClient:
-    """Jobs in one store. The HTTP client (``conveyor.remote``) offers the same methods."""
+#: The event types ``watch`` yields, as the HTTP client's does (previews and other events
+#: that tasks publish are on the job's SSE and WebSocket streams).
+_WATCHED = ("state", "progress")
 
-    def __init__(self, store: Store, tenant: str | None = None) -> None:
+
+class JobClient:
+    """Jobs in one store. The HTTP client (``conveyor.remote``) offers the same methods.
+
+    ``blobs`` is where results are read from (``download``); ``Client().jobs()`` passes its own.
+    """
+
+    def __init__(
+        self, store: Store, tenant: str | None = None, *, blobs: BlobStore | None = None
+    ) -> None:
         self.store = store
         self.tenant = tenant
+        self.blobs = blobs
 
     def submit(
         self,
@@ -152,3 +165,52 @@ class JobClient:
         """The job's tasks with their states, attempts and errors."""
         job = self.find(job_id)
         return self.store.list_tasks(job.id)
+
+    def download(self, job_id: UUID | str | Job, name: str) -> bytes:
+        """The bytes of result ``name`` of the job (ResultNotFoundError if it has none)."""
+        job = self.find(job_id)
+        result = next((r for r in job.results if r.name == name), None)
+        if result is None:
+            raise ResultNotFoundError(f"job {job.id} has no result {name!r}")
+        if self.blobs is None:
+            raise RuntimeError("this JobClient has no blob store: use Client(url).jobs()")
+        try:
+            return self.blobs.get(result.blob_key)
+        except BlobNotFoundError:
+            raise ResultNotFoundError(
+                f"result {name!r} of job {job.id} is gone from the blob store"
+            ) from None
+
+    def watch(
+        self,
+        job_id: UUID | str | Job,
+        *,
+        last_event_id: int | None = None,
+        poll_interval: float = 0.1,
+    ) -> Iterator[Event]:
+        """The job's state and progress events as they are committed, from the start or
+        after ``last_event_id``, until its terminal state event (at once if that was before
+        ``last_event_id``). Reads the job's event log every ``poll_interval`` seconds.
+
+        Progress arrives as often as runners flush it (``progress_interval``), not at every
+        ``add()``. State events carry the internal ``state`` (QUEUED, STARTED, ...); the HTTP
+        client's also carry the public ``status``.
+        """
+        if poll_interval <= 0:
+            raise ValueError("poll_interval must be > 0")
+        job = self.find(job_id)  # JobNotFoundError, also for another tenant's job
+        after = last_event_id or 0
+        while True:
+            events = self.store.events_after(job.id, after)
+            for event in events:
+                after = event.id
+                if event.type not in _WATCHED:
+                    continue
+                yield event
+                if event.type == "state" and JobState(event.data["state"]).terminal:
+                    return
+            if events:
+                continue  # read on until the log is drained, then wait
+            if self.find(job.id).state.terminal and not self.store.events_after(job.id, after):
+                return  # ended before ``last_event_id``: nothing more will come
+            time.sleep(poll_interval)
