@@ -126,6 +126,7 @@ def test_submit_and_watch_embedded(tmp_path: Path, processes: Processes) -> None
     processes.worker(db)
     watched = run("watch", job_id.stdout.strip(), "--database-url", db)
     assert watched.returncode == 0 and '{"ticks": 1, "steps": 2}' in watched.stdout
+    assert "PROCESSING" in watched.stdout  # the job's state events, read from its event log
     bad = run("submit", "Countdown", "-i", '{"n": "x"}', "--database-url", db)
     assert bad.returncode == 1 and "task.input.n" in bad.stderr
 

@@ -26,64 +26,16 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
 
 from conveyor.cli._app import app, console, fail
+from conveyor.cli._follow import follow_events
 from conveyor.cli._options import BlobsUrl, DatabaseUrl
-from conveyor.models import Job, JobState
+from conveyor.models import JobState
 from conveyor.settings import Settings
 
-__all__ = ["follow"]
+__all__ = ["demo"]
 
-_COLUMNS = (
-    SpinnerColumn(),
-    # Labels are the tasks' own text: shown as written, never read as rich markup.
-    TextColumn("{task.description:<8}", style="bold", markup=False),
-    BarColumn(),
-    MofNCompleteColumn(),
-    TimeElapsedColumn(),
-)
 _STARTUP_TIMEOUT = 30.0
-
-
-def follow(find: object, job_id: object, interval: float = 0.1) -> Job:
-    """Show rich progress bars per indicator until the job ends (polling); return the job."""
-    bars: dict[str | None, Any] = {}
-    with Progress(*_COLUMNS, console=console) as progress:
-        while True:
-            job: Job = find(job_id)  # type: ignore[operator]
-            for p in job.progress:
-                if p.label not in bars:
-                    bars[p.label] = progress.add_task(p.label or "progress", total=p.total)
-                progress.update(bars[p.label], total=p.total, completed=p.done)
-            if job.state.terminal:
-                return job
-            time.sleep(interval)
-
-
-def _follow_events(jobs: Any, job_id: str) -> None:
-    """Progress bars fed by the job's Server-Sent Events, one bar per indicator."""
-    bars: dict[str | None, Any] = {}
-    with Progress(*_COLUMNS, console=console) as progress:
-        waiting: Any = progress.add_task("waiting for the worker to load the model", total=None)
-        for event in jobs.watch(job_id):
-            if event.type != "progress":
-                continue
-            if waiting is not None:
-                progress.remove_task(waiting)
-                waiting = None
-            for p in event.data.get("progress", []):
-                label = p.get("label")
-                if label not in bars:
-                    bars[label] = progress.add_task(label or "progress", total=p["total"])
-                progress.update(bars[label], total=p["total"], completed=p["done"])
 
 
 def _bound_socket() -> socket.socket:
@@ -217,7 +169,7 @@ def _generate_demo(
         )
         guard.start()
         try:
-            _follow_events(jobs, job_id)
+            follow_events(jobs, job_id, waiting="waiting for the worker to load the model")
         finally:
             done.set()
         job = jobs.find(job_id)
@@ -252,11 +204,12 @@ def _countdown_demo(
     runner = client.runner(tasks=EXAMPLE_TASKS)
     thread = threading.Thread(target=runner.run_all, daemon=True)
     thread.start()
-    final = follow(jobs.find, job.id)
+    follow_events(jobs, job.id)
     thread.join()
+    final = jobs.find(job.id)
     console.print(f"job {final.id} [bold]{final.state.value}[/]")
     for result in final.results:
-        text = f"result {result.name}: {client.blobs.get(result.blob_key).decode()}"
+        text = f"result {result.name}: {jobs.download(final, result.name).decode()}"
         console.print(text, markup=False)
     if final.error:
         raise fail(f"{final.error.type}: {final.error.message}")

@@ -1,7 +1,7 @@
 """``conveyor watch JOB``: live progress bars until the job ends, then its result or error.
 
-Against a server the bars follow the job's event stream (SSE, resumed on
-reconnect); on a local database they poll it.
+The bars follow the job's events: its SSE stream against a server (resumed on reconnect),
+its event log in a local database.
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ from typing import Any
 from uuid import UUID
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 
 from conveyor.cli._app import app, console, err_console, escape
+from conveyor.cli._follow import follow_events
 from conveyor.cli._options import ApiKey, DatabaseUrl
 from conveyor.cli._target import Server, open_client
-from conveyor.cli.demo import follow
-from conveyor.models import Job, JobState
+from conveyor.models import Event, Job, JobState
 
 __all__ = ["watch_job"]
 
@@ -30,26 +30,11 @@ _STATUS = {
 }
 
 
-def _follow_events(jobs: Any, job_id: UUID | str) -> None:
-    """Progress bars driven by the job's event stream."""
-    bars: dict[str | None, Any] = {}
-    columns = (
-        TextColumn("{task.description}", style="bold", markup=False),  # labels as written
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=console) as progress:
-        for event in jobs.watch(job_id):
-            if event.type == "progress":
-                for p in event.data.get("progress", []):
-                    label = p.get("label")
-                    if label not in bars:
-                        bars[label] = progress.add_task(label or "progress", total=p["total"])
-                    progress.update(bars[label], total=p["total"], completed=p["done"])
-            elif event.type == "state":
-                status = event.data.get("status", event.data.get("state"))
-                progress.console.print(f"[dim]{escape(str(status))}[/]", highlight=False)
+def _print_state(progress: Progress, event: Event) -> None:
+    """A state event as a dim line above the bars, by its public name (PROCESSING...)."""
+    state = event.data.get("state")
+    status = event.data.get("status") or (_STATUS[JobState(state)] if state else "?")
+    progress.console.print(f"[dim]{escape(str(status))}[/]", highlight=False)
 
 
 def _print_results(client: Any, job: Job, remote: bool) -> None:
@@ -74,7 +59,7 @@ def _print_results(client: Any, job: Job, remote: bool) -> None:
             markup=False,
         )
         if r.content_type.startswith("application/json") and r.size <= 65536:
-            text = f"{r.name}: {client.blobs.get(r.blob_key).decode()}"
+            text = f"{r.name}: {client.jobs().download(job, r.name).decode()}"
             console.print(text, highlight=False, markup=False)
 
 
@@ -84,11 +69,8 @@ def watch_job(client: Any, job_id: UUID | str) -> int:
     job = jobs.find(job_id)
     remote = not hasattr(client, "store")
     console.print(f"job [bold]{job.id}[/] {job.name}", highlight=False)
-    if remote:
-        _follow_events(jobs, job.id)
-        job = jobs.find(job.id)
-    else:
-        job = follow(jobs.find, job.id)
+    follow_events(jobs, job.id, on_state=_print_state)
+    job = jobs.find(job.id)
     console.print(f"job {job.id} [bold]{_STATUS[job.state]}[/]", highlight=False)
     if job.state is JobState.COMPLETED:
         _print_results(client, job, remote)
