@@ -66,13 +66,10 @@ def raise_for_response(response: httpx.Response) -> None:
     message = _message(detail, response)
     status = response.status_code
     types = {item.get("type") for item in detail if isinstance(item, dict)}
-    if status == 404 and any(
-        isinstance(item, dict) and item.get("loc") == ["path", "job_id"] for item in detail
-    ):
+    locs = [item.get("loc") for item in detail if isinstance(item, dict)]
+    if status == 404 and ["path", "job_id"] in locs:
         raise JobNotFoundError(message)
-    if status == 404 and any(
-        isinstance(item, dict) and item.get("loc") == ["path", "name"] for item in detail
-    ):
+    if status == 404 and ["path", "name"] in locs:
         raise ResultNotFoundError(message)
     if status == 409:
         if "idempotency_conflict" in types:
