@@ -199,6 +199,9 @@ class JobClient:
         if poll_interval <= 0:
             raise ValueError("poll_interval must be > 0")
         job = self.find(job_id)  # JobNotFoundError, also for another tenant's job
+        # A job still running will log its terminal state event; only one that had ended
+        # when the watch began may have logged it before ``last_event_id``.
+        ended = job.state.terminal
         after = last_event_id or 0
         while True:
             events = self.store.events_after(job.id, after)
@@ -211,6 +214,10 @@ class JobClient:
                     return
             if events:
                 continue  # read on until the log is drained, then wait
-            if self.find(job.id).state.terminal and not self.store.events_after(job.id, after):
+            if (
+                ended
+                and self.find(job.id).state.terminal
+                and not self.store.events_after(job.id, after)
+            ):
                 return  # ended before ``last_event_id``: nothing more will come
             time.sleep(poll_interval)
