@@ -121,10 +121,10 @@ def main() -> int:
         tiny = build_tiny_sd_pipeline(Path(tmp) / "tiny-sd")
         models = json.dumps({"tiny-sd": str(tiny)})
         registry = ModelRegistry({"tiny-sd": str(tiny)}, device=args.device)
-        sd_steps = str(max(1, args.steps // 2))
+        sd_steps = max(1, args.steps // 2)
         for model, prompt, steps in (
             ("digits", "a seven", args.steps),
-            ("tiny-sd", "a red fox", int(sd_steps)),
+            ("tiny-sd", "a red fox", sd_steps),
         ):
             try:
                 line = same_bytes_check(registry, model, prompt, steps)
@@ -144,7 +144,7 @@ def main() -> int:
             ],
             "bench_tiny_sd": [
                 *("--models", models, "--model", "tiny-sd", "--prompt", "a red fox"),
-                *("--steps", sd_steps, "--batch", "1", "--batch", "8"),
+                *("--steps", str(sd_steps), "--batch", "1", "--batch", "8"),
             ],
         }
         for name, extra in runs.items():

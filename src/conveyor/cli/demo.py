@@ -209,7 +209,7 @@ def _countdown_demo(
     final = jobs.find(job.id)
     console.print(f"job {final.id} [bold]{final.state.value}[/]")
     for result in final.results:
-        text = f"result {result.name}: {jobs.download(final, result.name).decode()}"
+        text = f"result {result.name}: {client.blobs.get(result.blob_key).decode()}"
         console.print(text, markup=False)
     if final.error:
         raise fail(f"{final.error.type}: {final.error.message}")

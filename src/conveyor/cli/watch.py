@@ -59,7 +59,7 @@ def _print_results(client: Any, job: Job, remote: bool) -> None:
             markup=False,
         )
         if r.content_type.startswith("application/json") and r.size <= 65536:
-            text = f"{r.name}: {client.jobs().download(job, r.name).decode()}"
+            text = f"{r.name}: {client.blobs.get(r.blob_key).decode()}"  # job in hand
             console.print(text, highlight=False, markup=False)
 
 
