@@ -143,3 +143,46 @@ def test_subtasks_committed_after_cancel_are_cancelled(store: Store) -> None:
     assert states == [TaskState.COMPUTED, TaskState.CANCELED, TaskState.CANCELED]
     assert store.claim("w", ["a@v1", "b@v1"]) == []
     assert store.get_job(job.id).state is JobState.CANCELED
+
+
+def test_roots_of_several_jobs_fan_out_in_one_commit(store: Store) -> None:
+    """One commit of many roots (what a runner's prefetch brings): each job gets its own
+    subtasks, edges, pending count and results, and a cancelled job's subtasks are born
+    cancelled while the others' are queued."""
+    from conveyor.store import Completion
+
+    jobs = [submit(store, root=task("root")) for _ in range(3)]
+    roots = store.claim("w", ["root@v1"], limit=3)
+    assert len(roots) == 3
+    store.cancel_job(jobs[1].id)
+    fans = {ct.job_id: [task("a"), task("a"), task("b", depends_on=[0, 1])] for ct in roots}
+    lost = store.complete_tasks(
+        [
+            Completion(
+                ct.id,
+                ct.attempt,
+                subtasks=tuple(fans[ct.job_id]),
+                results=(NewResult("r.txt", "text/plain", 1, f"jobs/{ct.job_id}/r.txt"),),
+            )
+            for ct in roots
+        ]
+    )
+    assert lost == set()
+    live = [jobs[0].id, jobs[2].id]
+    for job in jobs:
+        infos = {i.id: i for i in store.list_tasks(job.id)}
+        a0, a1, b = fans[job.id]
+        assert sorted(map(str, infos[b.id].depends_on)) == sorted([str(a0.id), str(a1.id)])
+        expected = TaskState.QUEUED if job.id in live else TaskState.CANCELED
+        assert [infos[t.id].state for t in fans[job.id]] == [expected] * 3
+        assert [r.name for r in store.get_job(job.id).results] == ["r.txt"]
+    assert store.claim("w", ["b@v1"]) == []  # each b waits for its own job's two a's
+    firsts = store.claim("w", ["a@v1"], limit=9)
+    assert sorted(ct.job_id for ct in firsts) == sorted([live[0], live[0], live[1], live[1]])
+    store.complete_tasks([Completion(ct.id, ct.attempt) for ct in firsts if ct.job_id == live[0]])
+    [b] = store.claim("w", ["b@v1"])
+    assert b.job_id == live[0]
+    store.complete_task(b.id, b.attempt)
+    assert store.get_job(live[0]).state is JobState.COMPLETED
+    assert store.get_job(live[1]).state is JobState.STARTED  # its pending count is its own
+    assert store.get_job(jobs[1].id).state is JobState.CANCELED

@@ -24,7 +24,7 @@ from conveyor.models import ErrorInfo, JobState, TaskState
 from conveyor.store import _rows
 from conveyor.store._cache import write_cache_entries
 from conveyor.store._connector import Row, Sent, Transaction
-from conveyor.store._domain import LIVE_JOB_STATES, DomainMixin
+from conveyor.store._domain import LIVE_JOB_STATES, DomainMixin, TaskGroup
 from conveyor.store.records import (
     ClaimedTask,
     Completion,
@@ -230,10 +230,12 @@ class RunnerMixin(DomainMixin):
                 # States as locked: this transaction changed none of them yet.
                 job_states = {str(r["id"]): r["state"] for r in locked.rows()}
                 rows = _by_attempt(ended.rows())
+                groups = []
                 for c in spawning:
                     row = rows.pop((c.task_id, c.attempt), None)
                     if row is not None:
-                        self._insert_subtasks(tx, row, c, job_states.get(str(row["job_id"])), now)
+                        groups.append(_subtasks(row, c, job_states.get(str(row["job_id"]))))
+                self._insert_task_groups(tx, groups, now)
             # Without subtasks, one round trip ends the attempts and counts them off.
             jobs = self._count_off(tx, attempts, TaskState.COMPUTED, now).rows()
             rows = _by_attempt(ended.rows())
@@ -245,32 +247,30 @@ class RunnerMixin(DomainMixin):
                 if row is not None:
                     recorded.append((row, c))
             self._write_progress(tx, [(row, c.attempt, c.progress) for row, c in recorded], now)
-            for row, c in recorded:
-                self._insert_results(tx, row, c, now)
+            self._insert_results(tx, recorded, now)
             write_cache_entries(tx, [(str(row["job_id"]), c) for row, c in recorded], now)
             self._after_finish(tx, finished, jobs, TaskState.COMPUTED, now)
             return lost
 
-    def _insert_subtasks(
-        self, tx: Transaction, row: Row, c: Completion, job_state: str | None, now: float
+    def _insert_results(
+        self, tx: Transaction, recorded: Sequence[tuple[Row, Completion]], now: float
     ) -> None:
-        """A successful attempt's subtasks: QUEUED while the job is live, else CANCELED."""
-        state = TaskState.QUEUED if job_state in LIVE_JOB_STATES else TaskState.CANCELED
-        self._insert_tasks(tx, _rows.uuid_of(row["job_id"]), c.task_id, c.subtasks, state, now)
-
-    def _insert_results(self, tx: Transaction, row: Row, c: Completion, now: float) -> None:
-        """Store the results of a successful attempt."""
-        for result in c.results:
-            tx.send(
-                "insert_result",
-                job_id=str(row["job_id"]),
-                name=result.name,
-                content_type=result.content_type,
-                size=result.size,
-                blob_key=result.blob_key,
-                task_id=str(c.task_id),
-                now=now,
-            )
+        """Store the results of successful attempts, in one statement."""
+        rows = [
+            {
+                "job_id": str(row["job_id"]),
+                "name": result.name,
+                "content_type": result.content_type,
+                "size": result.size,
+                "blob_key": result.blob_key,
+                "task_id": str(c.task_id),
+                "now": now,
+            }
+            for row, c in recorded
+            for result in c.results
+        ]
+        if rows:
+            tx.send_many("insert_result", rows)
 
     def _end_attempts(
         self,
@@ -335,6 +335,12 @@ class RunnerMixin(DomainMixin):
             row = tx.one("release_attempt", id=str(task_id), attempt=attempt)
             if row is not None:
                 tx.send("delete_task_progress", seqs=[row["seq"]])
+
+
+def _subtasks(row: Row, c: Completion, job_state: str | None) -> TaskGroup:
+    """A successful attempt's subtasks: QUEUED while the job is live, else CANCELED."""
+    state = TaskState.QUEUED if job_state in LIVE_JOB_STATES else TaskState.CANCELED
+    return TaskGroup(_rows.uuid_of(row["job_id"]), c.task_id, c.subtasks, state)
 
 
 def _by_attempt(rows: Sequence[Row]) -> dict[tuple[UUID, int], Row]:
