@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from conveyor import Client, JobClient, JobNotFoundError, ResultNotFoundError
-from conveyor.examples import Countdown, NoOp, Summarize, Tick, Verify
+from conveyor.examples import Countdown, Fail, NoOp, Summarize, Tick, Verify
 from conveyor.models import JobState
 
-TASKS = [Countdown, Tick, Verify, Summarize, NoOp]
+TASKS = [Countdown, Tick, Verify, Summarize, NoOp, Fail]
 
 
 @pytest.fixture
@@ -84,3 +84,11 @@ def test_watch_ends_at_a_failure_and_after_a_cancel(client: Client) -> None:
     jobs.cancel(queued)
     [last] = [e for e in jobs.watch(queued) if e.type == "state"][-1:]
     assert last.data["state"] == "CANCELED"
+    failing = jobs.submit("fail", Fail(message="no luck"), max_retries=0)
+    worker = threading.Thread(target=client.runner(tasks=TASKS).run_all)
+    worker.start()
+    try:
+        states = [e.data["state"] for e in jobs.watch(failing, poll_interval=0.01)]
+    finally:
+        worker.join(timeout=30)
+    assert states[-1] == "FAILED"
