@@ -101,7 +101,7 @@ class DomainMixin:
             tx.send_many("insert_task", tasks_rows)
         if edges:
             tx.send_many("insert_task_dep", edges)
-        if pending:  # one entry per job: PostgreSQL's UPDATE ... FROM applies one per row
+        if pending:  # summed per job: UPDATE ... FROM applies one delta per job row
             tx.send("adjust_pending", ids=list(pending), deltas=list(pending.values()))
 
     def _lock_jobs(self, tx: Transaction, task_ids: Sequence[UUID]) -> Sent:

@@ -100,7 +100,7 @@ WHERE id = %(id)s AND state = %(from_state)s
 RETURNING *;
 
 -- name: adjust_pending
--- Several jobs at once: ids[i] changes by deltas[i]. Returns the updated job rows.
+-- Several jobs at once: ids[i] (distinct) changes by deltas[i]. Returns the updated job rows.
 UPDATE jobs SET pending_tasks = pending_tasks + d.delta
 FROM unnest(%(ids)s::uuid[], %(deltas)s::int[]) AS d(id, delta)
 WHERE jobs.id = d.id

@@ -93,10 +93,10 @@ WHERE id = :id AND state = :from_state
 RETURNING *;
 
 -- name: adjust_pending
--- Several jobs at once: ids[i] changes by deltas[i]. Returns the updated job rows.
+-- Several jobs at once: ids[i] (distinct) changes by deltas[i]. Returns the updated job rows.
 UPDATE jobs SET pending_tasks = pending_tasks + d.delta
-FROM (SELECT i.value AS id, SUM(json_extract(:deltas, '$[' || i.key || ']')) AS delta
-      FROM json_each(:ids) i GROUP BY i.value) AS d
+FROM (SELECT i.value AS id, json_extract(:deltas, '$[' || i.key || ']') AS delta
+      FROM json_each(:ids) i) AS d
 WHERE jobs.id = d.id
 RETURNING *;
 
