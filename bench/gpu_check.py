@@ -56,7 +56,7 @@ def device_report(device: str) -> str:
 def same_bytes_check(registry: ModelRegistry, model: str, prompt: str, steps: int) -> str:
     """Two identical two-image jobs through a runner: same bytes, or raise."""
     engine = registry.get(model)
-    dtype = next(iter(_parameters(engine))).dtype
+    dtype = next(_parameters(engine)).dtype
     params = GenerationParams(
         prompt, model=model, num_inference_steps=steps, seed=1234, num_images=2
     )
@@ -118,9 +118,9 @@ def main() -> int:
     print(report[0], flush=True)
     failed = False
     with tempfile.TemporaryDirectory() as tmp:
-        tiny = build_tiny_sd_pipeline(Path(tmp) / "tiny-sd")
-        models = json.dumps({"tiny-sd": str(tiny)})
-        registry = ModelRegistry({"tiny-sd": str(tiny)}, device=args.device)
+        configured = {"tiny-sd": str(build_tiny_sd_pipeline(Path(tmp) / "tiny-sd"))}
+        models = json.dumps(configured)
+        registry = ModelRegistry(configured, device=args.device)
         sd_steps = max(1, args.steps // 2)
         for model, prompt, steps in (
             ("digits", "a seven", args.steps),
