@@ -59,7 +59,8 @@ def _print_results(client: Any, job: Job, remote: bool) -> None:
             markup=False,
         )
         if r.content_type.startswith("application/json") and r.size <= 65536:
-            text = f"{r.name}: {client.blobs.get(r.blob_key).decode()}"  # job in hand
+            # By the blob key of the job in hand: jobs().download() would read the job again.
+            text = f"{r.name}: {client.blobs.get(r.blob_key).decode()}"
             console.print(text, highlight=False, markup=False)
 
 
