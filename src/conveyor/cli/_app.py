@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from conveyor.diffusion.threads import keep_torch_threads_warm
 from conveyor.exceptions import ConveyorError
 
 __all__ = ["app", "console", "err_console", "escape", "fail", "main"]
@@ -35,6 +36,7 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 def main() -> None:
     """Console entry point: run the app, print Conveyor errors without a traceback."""
+    keep_torch_threads_warm()  # before a command or a task module imports torch
     try:
         app()
     except (ConveyorError, ValueError, LookupError, OSError) as exc:

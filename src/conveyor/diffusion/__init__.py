@@ -26,6 +26,7 @@ from conveyor.diffusion.registry import (
 )
 from conveyor.diffusion.request import BatchKey, GenerationItem, GenerationParams
 from conveyor.diffusion.spec import ModelSpec
+from conveyor.diffusion.threads import keep_torch_threads_warm
 
 __all__ = [
     "MODELS_ENV_VAR",
@@ -44,6 +45,7 @@ __all__ = [
     "contact_sheet",
     "default_registry",
     "encode_png",
+    "keep_torch_threads_warm",
     "parse_digit",
     "parse_models_setting",
 ]
