@@ -1,5 +1,5 @@
 """The ``conveyor`` command keeps torch's OpenMP threads spinning through a worker's short
-gaps between model calls (``conveyor.diffusion.threads``): set before torch loads, a value
+gaps between model calls (``conveyor._torch_threads``): set before torch loads, a value
 the user set stands, and libgomp then really does keep its threads on the CPU."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 
-from conveyor.diffusion.threads import SPIN_COUNT, SPIN_ENV_VAR
+from conveyor._torch_threads import SPIN_COUNT, SPIN_ENV_VAR
 
 
 def _python(code: str, **env: str) -> list[str]:

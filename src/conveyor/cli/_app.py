@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from conveyor.diffusion.threads import keep_torch_threads_warm
+from conveyor._torch_threads import keep_torch_threads_warm
 from conveyor.exceptions import ConveyorError
 
 __all__ = ["app", "console", "err_console", "escape", "fail", "main"]

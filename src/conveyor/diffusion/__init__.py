@@ -13,6 +13,7 @@ is encoded. Typical worker use::
 
 from __future__ import annotations
 
+from conveyor._torch_threads import keep_torch_threads_warm
 from conveyor.diffusion.base import ImageModel, PreviewCallback, StepCallback
 from conveyor.diffusion.bench import bench_direct
 from conveyor.diffusion.errors import InvalidParamsError, ModelLoadError, UnknownModelError
@@ -26,7 +27,6 @@ from conveyor.diffusion.registry import (
 )
 from conveyor.diffusion.request import BatchKey, GenerationItem, GenerationParams
 from conveyor.diffusion.spec import ModelSpec
-from conveyor.diffusion.threads import keep_torch_threads_warm
 
 __all__ = [
     "MODELS_ENV_VAR",

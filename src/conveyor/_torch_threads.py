@@ -16,6 +16,10 @@ loaded, unless ``GOMP_SPINCOUNT`` is set already: libgomp reads it once, when it
 The price is that an idle worker's torch threads spin for a fraction of a second after its
 last model call before they sleep. GPU workers hardly run CPU parallel regions, so the
 setting costs them nothing.
+
+A module of its own, outside ``conveyor.diffusion``: the ``conveyor`` command calls it on every
+start, and importing that package would add its request and registry modules (about 12 ms)
+to commands that never run a model. ``conveyor.diffusion`` re-exports the function.
 """
 
 from __future__ import annotations
