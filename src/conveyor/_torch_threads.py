@@ -9,7 +9,7 @@ their virtual CPUs go idle (queue chunks kept 1.964 of 2 CPUs busy, direct ones 
 our 2-core VM), and the model then ran slower than when called back to back: by 2.1-4.0 %
 (mean 3.3 %) in five ``conveyor bench --batch 8 --seconds 150`` runs, against 0.1-2.4 %
 (mean 1.1 %) in five runs interleaved with them with the threads spinning through the gaps
-(see ``docs/diffusion.md``).
+(see ``docs/diffusion-overhead.md``).
 
 So processes that run models (the ``conveyor`` command) set a longer spin before torch is
 loaded, unless ``GOMP_SPINCOUNT`` is set already: libgomp reads it once, when it is loaded.
